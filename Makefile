@@ -1,0 +1,45 @@
+# Everything starts from a fresh clone with Python 3.11, make and git: the first target that needs the
+# environment creates it (.venv, pinned packages from pyproject.toml) and reuses it afterwards.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_JOBS ?= 2
+
+.PHONY: setup test demo solutions benchmark student-wheel clean help
+
+help:
+	@echo "make setup          create $(VENV) with the pinned packages (instructor tools and tests)"
+	@echo "make test           run the whole test suite (what CI runs)"
+	@echo "make demo           release, submit, grade, feedback and export for a demo class in build/demo"
+	@echo "make solutions      re-execute the worked solutions into solutions/"
+	@echo "make benchmark      time every solution notebook"
+	@echo "make student-wheel  build the student package (course without autograder) into dist/"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadgroup
+
+demo: $(STAMP)
+	$(BIN)/course demo
+
+solutions: $(STAMP)
+	$(BIN)/python -m autograder.solutions
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/solution_times.py
+
+student-wheel: $(STAMP)
+	$(BIN)/python -m autograder.student_wheel dist
+
+clean:
+	rm -rf build dist release submitted autograded feedback gradebook.db .pytest_cache

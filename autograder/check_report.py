@@ -1,0 +1,38 @@
+"""`course check`: grade one notebook against its source and show a table a learner can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder import engine
+from autograder import notebooks as nbs
+from autograder.course_dir import SOURCE_ROOT, require_assignments
+
+
+def check_notebook(path: Path, assignment: str | None = None, with_experiments: bool = False):
+    """Grade the notebook at path; returns (printable table, NotebookGrade)."""
+    if assignment:
+        require_assignments([assignment])
+    submission = nbs.read_notebook(path)
+    assignment, source_path = engine.find_source(submission, SOURCE_ROOT, assignment)
+    grade, _ = engine.grade_notebook(submission, nbs.read_notebook(source_path),
+                                     skip_experiments=not with_experiments, workdir=path.resolve().parent)
+    return format_table(f"{assignment}/{source_path.name}", grade), grade
+
+
+def format_table(title: str, grade: engine.NotebookGrade) -> str:
+    rows = [("exercise", "points", "message")]
+    for cell in grade.cells:
+        shown = "manual" if cell.manual else f"{cell.points:g}/{cell.max_points:g}"
+        message = cell.message if cell.manual or cell.points < cell.max_points else "ok"
+        rows.append((cell.grade_id, shown, message))
+    width = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines = [title, ""]
+    for r in rows:
+        first, *rest = (r[2] or "").split("\n") or [""]
+        lines.append(f"{r[0].ljust(width[0])}  {r[1].ljust(width[1])}  {first}")
+        lines.extend(" " * (width[0] + width[1] + 4) + line for line in rest)
+    lines.append("")
+    lines.append(f"autograded: {grade.auto_points:g} of {grade.auto_max:g} points"
+                 + (f"; {grade.manual_max:g} more points are graded by hand" if grade.manual_max else ""))
+    return "\n".join(lines)

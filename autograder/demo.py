@@ -1,0 +1,135 @@
+"""The demo: a whole course cycle on a made-up class, in build/demo (a course directory of its own).
+
+Releases every assignment, submits for a demo class (the full solution, the untouched release, and three students
+who each make one typical mistake from the checks' catalogues), grades with nbgrader, generates feedback, exports grades to CSV,
+prints a summary table and plots the score distribution. The directory is rebuilt from scratch on every run.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+
+from autograder import notebooks as nbs
+from autograder import submissions
+from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, check_module, nbgrader, require_assignments
+
+DEMO_DIR = REPO_ROOT / "build" / "demo"
+MISTAKE_STUDENTS = 3
+
+
+def demo_submissions(assignment: str, release_dir: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
+    """student id -> {notebook file name: notebook} for one assignment."""
+    checks = check_module(assignment).CHECKS
+    students: dict[str, dict] = defaultdict(dict)
+    for source_path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+        source = nbs.read_notebook(source_path)
+        release = nbs.read_notebook(release_dir / source_path.name)
+        solved = submissions.fill_solutions(release, source)
+        students["demo-solution"][source_path.name] = solved
+        students["demo-untouched"][source_path.name] = release
+        for k, (chk, mistake) in enumerate(_mistakes_to_show(checks)):
+            try:
+                students[f"demo-mistakes-{k + 1}"][source_path.name] = submissions.with_mistake(
+                    solved, mistake, mistake.replaces or chk.functions[0])
+            except ValueError:
+                students[f"demo-mistakes-{k + 1}"][source_path.name] = solved  # that function is in another notebook
+    return students
+
+
+def _mistakes_to_show(checks) -> list:
+    """(check, mistake) for each mistake student: student k makes one mistake, in check k mod (number of checks)."""
+    with_catalogue = [c for c in checks if c.mistakes]
+    picks = []
+    for k in range(MISTAKE_STUDENTS if with_catalogue else 0):
+        chk = with_catalogue[k % len(with_catalogue)]
+        picks.append((chk, chk.mistakes[(k // len(with_catalogue)) % len(chk.mistakes)]))
+    return picks
+
+
+def run(out: Path = DEMO_DIR, assignments: list[str] | None = None) -> Path:
+    """Run the whole demo into out (replaced as a whole); returns the path of the CSV of grades."""
+    assignments = require_assignments(assignments or [])
+    building = out.with_name(out.name + ".partial")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    try:
+        rows = _run_in(building, assignments)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)  # nothing half-built is left behind
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    building.rename(out)
+    print()
+    print(summary_table(rows))
+    print(f"\nDemo course directory: {out}\n  grades: {out / 'grades.csv'}\n  plot: {out / 'scores.png'}\n"
+          f"  feedback: {out / 'feedback'}")
+    return out / "grades.csv"
+
+
+def _run_in(building: Path, assignments: list[str]) -> list[dict]:
+    for assignment in assignments:
+        print(f"== {assignment}: release")
+        nbgrader(building, "generate_assignment", assignment, "--force", quiet=True)
+        for student, notebooks in demo_submissions(assignment, building / "release" / assignment).items():
+            folder = building / "submitted" / student / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, notebook in notebooks.items():
+                nbformat.write(notebook, folder / name)
+        print(f"== {assignment}: grade (stock nbgrader autograde)")
+        nbgrader(building, "autograde", assignment, "--force", quiet=True)
+        print(f"== {assignment}: feedback")
+        nbgrader(building, "generate_feedback", assignment, "--force", quiet=True)
+    grades_csv = building / "grades.csv"
+    nbgrader(building, "export", f"--to={grades_csv}", quiet=True)
+    rows = read_grades(grades_csv)
+    plot_scores(rows, building / "scores.png")
+    return rows
+
+
+def read_grades(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def summary_table(rows: list[dict]) -> str:
+    """A fixed-width table: one row per student, one column per assignment, 'points/max (auto)'."""
+    assignments = sorted({r["assignment"] for r in rows})
+    students = sorted({r["student_id"] for r in rows})
+    cell = {(r["student_id"], r["assignment"]): f"{float(r['raw_score']):g}/{float(r['max_score']):g}" for r in rows}
+    width = max([len(s) for s in students] + [7])
+    columns = [max(len(a), 9) for a in assignments]
+    lines = ["student".ljust(width) + "  " + "  ".join(a.ljust(w) for a, w in zip(assignments, columns))]
+    for student in students:
+        lines.append(student.ljust(width) + "  " + "  ".join(
+            cell.get((student, a), "-").ljust(w) for a, w in zip(assignments, columns)))
+    return "\n".join(lines)
+
+
+def plot_scores(rows: list[dict], path: Path) -> None:
+    """Bar chart of each student's score as a share of the assignment's points, one group per assignment."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    assignments = sorted({r["assignment"] for r in rows})
+    students = sorted({r["student_id"] for r in rows})
+    share = {(r["student_id"], r["assignment"]): float(r["raw_score"]) / max(float(r["max_score"]), 1e-9)
+             for r in rows}
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(assignments)), 4))
+    width = 0.8 / len(students)
+    x = np.arange(len(assignments))
+    for i, student in enumerate(students):
+        ax.bar(x + i * width, [100 * share.get((student, a), 0) for a in assignments], width, label=student)
+    ax.set_xticks(x + 0.4 - width / 2, assignments)
+    ax.set(title="Demo class: score per assignment", xlabel="assignment", ylabel="score (% of points)",
+           ylim=(0, 105))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,171 @@
+"""Grade one submitted notebook against its source notebook, the way nbgrader's autograde does, without a gradebook.
+
+The steps, one function each, in the order `grade_notebook` applies them:
+1. restore_locked_cells: locked and test cells get back the source's text and metadata (hidden tests included);
+   test cells the student deleted come back, placed after the cell before them in the source;
+2. drop_experiments: cells tagged `experiment` are removed (nothing graded depends on them);
+3. execute: run the notebook in a fresh kernel, errors allowed, a time limit per cell;
+4. score_cells: nbgrader's own rule per grade cell (an error or stderr output in a test cell: no points).
+Used by `course check` (self-study) and by the quality gates of the test suite.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbgrader.preprocessors import ClearSolutions
+from nbgrader.utils import compute_checksum, determine_grade
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder import notebooks as nbs
+from autograder.course_dir import REPO_ROOT
+
+CELL_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class CellGrade:
+    """The grade of one grade cell. points is None where a person must grade (written answers)."""
+
+    grade_id: str
+    points: float | None
+    max_points: float
+    message: str = ""
+
+    @property
+    def manual(self) -> bool:
+        return self.points is None
+
+
+@dataclass(frozen=True)
+class NotebookGrade:
+    cells: list[CellGrade]
+
+    @property
+    def auto_points(self) -> float:
+        return sum(c.points for c in self.cells if not c.manual)
+
+    @property
+    def auto_max(self) -> float:
+        return sum(c.max_points for c in self.cells if not c.manual)
+
+    @property
+    def manual_max(self) -> float:
+        return sum(c.max_points for c in self.cells if c.manual)
+
+
+def released_checksums(source) -> dict[str, str]:
+    """grade id -> nbgrader checksum of the cell as released (solutions replaced by the configured stubs).
+
+    An answer cell whose checksum is unchanged was left untouched: nbgrader gives it 0 without a person.
+    """
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT)).load_config()
+    release, _ = ClearSolutions(config=config).preprocess(copy.deepcopy(source), {})
+    return {nbs.grade_id(cell): compute_checksum(cell) for cell in release.cells if nbs.grade_id(cell)}
+
+
+def restore_locked_cells(submission, source):
+    """A copy of the submission whose locked and test cells are the source's, with missing test cells put back."""
+    graded = copy.deepcopy(submission)
+    checksums = released_checksums(source)
+    source_cells = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
+    seen = set()
+    for index, cell in enumerate(graded.cells):
+        gid = nbs.grade_id(cell)
+        if gid is None or gid not in source_cells or gid in seen:
+            if gid is not None:  # unknown or duplicated id: the cell counts as the student's own
+                cell.metadata.pop("nbgrader", None)
+            continue
+        seen.add(gid)
+        original = source_cells[gid]
+        if nbs.is_locked(original) or nbs.is_test(original) or original.cell_type != cell.cell_type:
+            graded.cells[index] = copy.deepcopy(original)
+        else:  # an answer cell: the student's text under the source's metadata (points cannot be edited)
+            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+            cell.metadata["nbgrader"]["checksum"] = checksums[gid]
+            cell.metadata["tags"] = list(original.metadata.get("tags", []))
+    _put_back_missing(graded, source, seen)
+    return graded
+
+
+def _put_back_missing(graded, source, present: set):
+    order = [nbs.grade_id(c) for c in source.cells]
+    for position, cell in enumerate(source.cells):
+        gid = nbs.grade_id(cell)
+        if gid is None or gid in present or not (nbs.is_test(cell) or nbs.is_locked(cell)):
+            continue
+        previous = [g for g in order[:position] if g in present]
+        at = 0
+        if previous:
+            at = next(i for i, c in enumerate(graded.cells) if nbs.grade_id(c) == previous[-1]) + 1
+        graded.cells.insert(at, copy.deepcopy(cell))
+        present.add(gid)
+
+
+def drop_experiments(notebook):
+    notebook.cells = [c for c in notebook.cells if not nbs.is_experiment(c)]
+    return notebook
+
+
+def execute(notebook, workdir: str | Path, timeout: int = CELL_TIMEOUT_SECONDS):
+    """Run every code cell in a fresh python3 kernel started in workdir; errors are kept as outputs."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    return notebook
+
+
+def score_cells(notebook) -> NotebookGrade:
+    grades = []
+    for cell in notebook.cells:
+        if not nbs.is_grade(cell):
+            continue
+        points, max_points = determine_grade(cell)
+        grades.append(CellGrade(nbs.grade_id(cell), points, max_points, _failure_message(cell)))
+    return NotebookGrade(grades)
+
+
+def _failure_message(cell) -> str:
+    if nbs.is_solution(cell):
+        return "graded by hand"
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            return f"{output.ename}: {output.evalue}".strip()
+        if output.output_type == "stream" and output.name == "stderr":
+            return "wrote to stderr: " + output.text.strip().splitlines()[0][:200] if output.text.strip() else ""
+    return ""
+
+
+def grade_notebook(submission, source, skip_experiments: bool = True, workdir: str | Path | None = None,
+                   timeout: int = CELL_TIMEOUT_SECONDS) -> tuple[NotebookGrade, nbformat.NotebookNode]:
+    """Grade a submission (NotebookNode) against its source notebook. Returns the grades and the executed notebook."""
+    graded = restore_locked_cells(submission, source)
+    if skip_experiments:
+        graded = drop_experiments(graded)
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
+        execute(graded, workdir or scratch, timeout)
+    return score_cells(graded), graded
+
+
+def find_source(submission, source_root: str | Path, assignment: str | None = None) -> tuple[str, Path]:
+    """The assignment and source notebook a submission belongs to: the one whose grade ids it shares most."""
+    ids = {nbs.grade_id(c) for c in submission.cells} - {None}
+    best, best_overlap = None, 0
+    for name in ([assignment] if assignment else nbs.assignments(source_root)):
+        for path in nbs.assignment_notebooks(source_root, name):
+            source_ids = {nbs.grade_id(c) for c in nbs.read_notebook(path).cells} - {None}
+            overlap = len(ids & source_ids)
+            if overlap > best_overlap:
+                best, best_overlap = (name, path), overlap
+    if best is None:
+        raise nbs.NotebookError("the notebook shares no graded cell with any assignment of this course"
+                                + (f" ({assignment})" if assignment else ""))
+    return best

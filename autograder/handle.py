@@ -1,0 +1,146 @@
+"""The narrow handle through which a check calls student code.
+
+A check never touches a student's function directly: it calls a Handle, which sends plain data in, gets plain data
+back, and raises StudentError when the student's code fails. `LocalHandle` calls a function in this process (what a
+hidden test cell in the student's kernel does under stock nbgrader). An out-of-process grader provides another Handle
+with the same interface, so every check runs unchanged in both places.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from autograder.plain import NotPlainData, to_plain
+
+
+class StudentError(Exception):
+    """Student code raised, returned something that is not plain data, or broke a rule (torch in a by-hand exercise)."""
+
+
+@dataclass
+class Call:
+    """One call of student code: which function, with which plain arguments, and what it returned."""
+
+    function: str
+    args: tuple
+    kwargs: dict
+    result: object = None
+
+
+@dataclass
+class CallLog:
+    """The calls of one check run, newest last; the mistake diagnosis looks at the last one."""
+
+    calls: list[Call] = field(default_factory=list)
+
+    @property
+    def last(self) -> Call | None:
+        return self.calls[-1] if self.calls else None
+
+
+class Handle:
+    """Calls one student function with plain data. Subclasses implement `_invoke`."""
+
+    def __init__(self, name: str, by_hand: bool = False, log: CallLog | None = None):
+        self.name = name
+        self.by_hand = by_hand
+        self.log = log if log is not None else CallLog()
+
+    def __call__(self, *args, **kwargs):
+        args = tuple(to_plain(a, f"argument {i + 1}", allow_functions=True) for i, a in enumerate(args))
+        kwargs = {k: to_plain(v, f"argument {k}", allow_functions=True) for k, v in kwargs.items()}
+        call = Call(self.name, args, kwargs)
+        self.log.calls.append(call)
+        result = self._invoke(args, kwargs)
+        call.result = result
+        return result
+
+    def _invoke(self, args, kwargs):
+        raise NotImplementedError
+
+
+class LocalHandle(Handle):
+    """Calls a function of this process. Arguments are fresh copies; the result is validated and copied."""
+
+    def __init__(self, function, name: str | None = None, by_hand: bool = False, log: CallLog | None = None):
+        if not callable(function):
+            raise StudentError(f"expected a function, got {type(function).__name__}; "
+                               "did you run the cell that defines it?")
+        super().__init__(name or getattr(function, "__name__", "function"), by_hand, log)
+        self.function = function
+
+    def _invoke(self, args, kwargs):
+        # fresh copies, so that a function that modifies its arguments cannot change what the check logged
+        args, kwargs = to_plain(args, allow_functions=True), to_plain(kwargs, allow_functions=True)
+        detector = TorchUseDetector() if self.by_hand else None
+        try:
+            if detector:
+                with detector:
+                    result = self.function(*args, **kwargs)
+            else:
+                result = self.function(*args, **kwargs)
+        except Exception as error:  # the student's exception, reported as theirs
+            raise StudentError(f"{self.name} raised {type(error).__name__}: {error}") from error
+        if detector and detector.used:
+            raise StudentError(f"{self.name} called {detector.used}: this exercise is by hand, "
+                               "use numpy only (no torch, no autograd)")
+        try:
+            return to_plain(result, f"what {self.name} returned")
+        except NotPlainData as error:
+            raise StudentError(str(error)) from None
+
+
+def _torch_folder() -> str | None:
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.realpath(list(spec.submodule_search_locations)[0]) + os.sep
+
+
+class TorchUseDetector:
+    """While active, notes the first call into torch made by this thread or threads it starts.
+
+    A profile hook sees every Python-level call (torch's own Python code lives in torch's folder) and every call of
+    a C function (torch's C functions and tensor methods belong to modules named torch...). Cheap enough for
+    the numpy code of an exercise, and it needs no cooperation from the code it watches.
+    """
+
+    _folder = _torch_folder()
+
+    def __init__(self):
+        self.used: str | None = None
+        self._in_torch: dict[str, bool] = {}  # code file name -> inside torch's folder
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        sys.setprofile(self._hook)
+        threading.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+        threading.setprofile(None)
+        return False
+
+    def _hook(self, frame, event, arg):
+        if self.used is not None:
+            return
+        if event == "call":
+            filename = frame.f_code.co_filename
+            inside = self._in_torch.get(filename)
+            if inside is None:
+                inside = self._in_torch[filename] = bool(self._folder) and \
+                    os.path.realpath(filename).startswith(self._folder)
+            if inside:
+                self.used = f"torch ({frame.f_code.co_name})"
+        elif event == "c_call":
+            module = getattr(arg, "__module__", None) or ""
+            owner = getattr(arg, "__self__", None)
+            owner_module = getattr(owner, "__name__", "") if type(owner).__name__ == "module" else \
+                type(owner).__module__ or ""
+            if module.startswith("torch") or owner_module.startswith("torch"):
+                self.used = f"torch ({getattr(arg, '__name__', 'a function')})"

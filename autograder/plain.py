@@ -1,0 +1,80 @@
+"""Plain data: the only values that cross between a check and student code.
+
+Numbers, strings, None, numpy arrays of numbers or booleans, and tuples, lists and dicts (string keys) of those.
+Exact types only: an ndarray subclass or an object with its own comparison methods could lie to a check, so it is
+refused rather than converted. Values are copied on the way in and out, so neither side can change the other's data.
+Callables may be passed *to* student code only when they are module-level functions of the `course` package: a
+grader in another process sends their names, never code.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+_SCALARS = (bool, int, float, str, type(None))
+_NUMPY_SCALARS = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+                  np.float16, np.float32, np.float64)
+_ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float
+MAX_DEPTH = 20
+
+
+class NotPlainData(TypeError):
+    """A value that may not cross the boundary; the message says where it was found and what it was."""
+
+
+def to_plain(value, where: str = "the result", allow_functions: bool = False, depth: int = 0):
+    """A validated deep copy of value made of plain data only; raises NotPlainData naming `where` otherwise.
+
+    allow_functions: let course functions through (for arguments sent to student code, never for results).
+    """
+    if depth > MAX_DEPTH:
+        raise NotPlainData(f"{where} is nested more than {MAX_DEPTH} levels deep")
+    kind = type(value)
+    if kind in _SCALARS or (allow_functions and is_course_function(value)):
+        return value
+    if kind in _NUMPY_SCALARS:
+        return value.item()
+    if kind is np.ndarray:
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise NotPlainData(f"{where} is an array of dtype {value.dtype}; use numbers (float64 or int)")
+        return np.array(value, copy=True, order="C")
+    if kind in (tuple, list):
+        items = [to_plain(item, f"{where}[{i}]", allow_functions, depth + 1) for i, item in enumerate(value)]
+        return items if kind is list else tuple(items)
+    if kind is dict:
+        plain = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise NotPlainData(f"{where} has a key of type {type(key).__name__}; use strings as keys")
+            plain[key] = to_plain(item, f"{where}[{key!r}]", allow_functions, depth + 1)
+        return plain
+    raise NotPlainData(f"{where} is {_describe_type(value)}; {_advice(value)}")
+
+
+def is_course_function(value) -> bool:
+    """True for a module-level function of the `course` package, which may be passed to student code by name."""
+    return (type(value) is types.FunctionType and value.__module__.split(".")[0] == "course"
+            and "." not in value.__qualname__ and "<" not in value.__qualname__)
+
+
+def function_name(value) -> str:
+    """'module:name' of a course function (what an out-of-process grader sends instead of code)."""
+    return f"{value.__module__}:{value.__qualname__}"
+
+
+def _describe_type(value) -> str:
+    kind = type(value)
+    module = kind.__module__
+    name = kind.__qualname__ if module in ("builtins", None) else f"{module}.{kind.__qualname__}"
+    return f"of type {name}"
+
+
+def _advice(value) -> str:
+    module = type(value).__module__ or ""
+    if module.startswith("torch"):
+        return "return a numpy array (for a tensor t: t.detach().numpy())"
+    if isinstance(value, np.ndarray):
+        return "return a plain numpy array (np.asarray(x))"
+    return "return numbers, numpy arrays, or tuples/lists/dicts of those"

@@ -1,0 +1,153 @@
+"""The `course` command: release, grade, feedback, export (instructors), check (self-study) and demo.
+
+Every subcommand has --help. A problem with the input (unknown assignment, a missing or broken notebook) prints one
+line to stderr and exits with status 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input; the message is printed as one line."""
+
+
+def _instructor_tools():
+    try:
+        import autograder  # noqa: F401
+    except ImportError:
+        raise UsageError("this command needs the instructor tools (the autograder package), which a student "
+                         "install does not have; run it from a clone of the course (make setup)") from None
+
+
+def cmd_release(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT, nbgrader, require_assignments
+
+    for name in require_assignments(args.assignments):
+        nbgrader(args.course_dir or REPO_ROOT, "generate_assignment", name, "--force")
+        print(f"released {name}")
+
+
+def cmd_grade(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT, nbgrader, require_assignments
+
+    extra = [f"--student={args.student}"] if args.student else []
+    for name in require_assignments(args.assignments):
+        nbgrader(args.course_dir or REPO_ROOT, "autograde", name, "--force", *extra)
+
+
+def cmd_feedback(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT, nbgrader, require_assignments
+
+    extra = [f"--student={args.student}"] if args.student else []
+    for name in require_assignments(args.assignments):
+        nbgrader(args.course_dir or REPO_ROOT, "generate_feedback", name, "--force", *extra)
+
+
+def cmd_export(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT, nbgrader
+
+    target = Path(args.to).resolve()
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent}: no such folder")
+    partial = target.with_name(target.name + ".partial")
+    nbgrader(args.course_dir or REPO_ROOT, "export", f"--to={partial}")
+    partial.replace(target)
+    print(f"grades written to {target}")
+
+
+def cmd_check(args):
+    _instructor_tools()
+    from autograder import notebooks as nbs
+    from autograder.check_report import check_notebook
+
+    try:
+        table, grade = check_notebook(Path(args.notebook), assignment=args.assignment,
+                                      with_experiments=args.with_experiments)
+    except nbs.NotebookError as error:
+        raise UsageError(str(error)) from None
+    print(table)
+    return 0 if grade.auto_points == grade.auto_max else 1
+
+
+def cmd_demo(args):
+    _instructor_tools()
+    from autograder import demo
+
+    demo.run(Path(args.out).resolve() if args.out else demo.DEMO_DIR, args.assignments or None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, function, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=function)
+        return sub
+
+    def course_dir_option(sub):
+        sub.add_argument("--course-dir", help="nbgrader course directory (default: the repository root)")
+
+    sub = add("release", cmd_release, "Generate the student version of assignments into release/ (nbgrader).")
+    sub.add_argument("assignments", nargs="*", help="assignment names, e.g. 00_getting_started (default: all)")
+    course_dir_option(sub)
+
+    sub = add("grade", cmd_grade, "Autograde the submissions in submitted/ into the gradebook (nbgrader).")
+    sub.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    sub.add_argument("--student", help="grade only this student")
+    course_dir_option(sub)
+
+    sub = add("feedback", cmd_feedback, "Write HTML feedback for graded submissions into feedback/ (nbgrader).")
+    sub.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    sub.add_argument("--student", help="only this student")
+    course_dir_option(sub)
+
+    sub = add("export", cmd_export, "Export all grades from the gradebook to a CSV file (nbgrader).")
+    sub.add_argument("--to", default="grades.csv", help="CSV file to write (default: grades.csv)")
+    course_dir_option(sub)
+
+    sub = add("check", cmd_check, "Grade one notebook locally (self-study): print exercises, points and messages. "
+                                  "Exits 0 when every autograded point is earned, 1 otherwise, 2 on bad input.")
+    sub.add_argument("notebook", help="your notebook (.ipynb)")
+    sub.add_argument("--assignment", help="the assignment it belongs to (default: recognised from its cells)")
+    sub.add_argument("--with-experiments", action="store_true", help="also run the cells tagged experiment")
+
+    sub = add("demo", cmd_demo, "Run a whole course cycle on a demo class in build/demo: release, submit, grade, "
+                                "feedback, export, summary table and score plot.")
+    sub.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    sub.add_argument("--out", help="demo course directory (default: build/demo)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status = args.run(args)
+    except UsageError as error:
+        print(f"course {args.command}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"course {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        from autograder.course_dir import CourseError  # only instructor commands raise it
+
+        if isinstance(error, CourseError):
+            print(f"course {args.command}: {str(error).splitlines()[0]}", file=sys.stderr)
+            return EXIT_BAD_INPUT if "unknown assignment" in str(error) else 1
+        raise
+    return status or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Real data that needs no download, and loaders for larger data sets kept in a local folder.
+
+- scikit-learn's handwritten digits (1797 images of 8x8 pixels, 10 classes) with seeded train/validation/test splits;
+- scikit-learn's two sample photographs (china.jpg and flower.jpg, 427x640x3);
+- MNIST in its IDX files and CIFAR-10 in its "python" batches, read from a folder you downloaded yourself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A data folder or one of its files is missing; the message says which and what is expected."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Features and labels of a train/validation/test split. X_*: (n, d) float64, y_*: (n,) int64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0):
+    """Seeded shuffle of range(n) cut into (train, val, test) index arrays; disjoint, and together they cover range(n)."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError("split_indices: fractions must be in [0, 1) and add up to less than 1")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+
+
+def load_digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, scale: bool = True) -> Split:
+    """scikit-learn's digits as a seeded Split. X: (n, 64) pixels in [0, 1] when scale (else 0..16); y: (n,) in 0..9."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    digits = sk_load_digits()
+    X = digits.data.astype(np.float64) / (16.0 if scale else 1.0)
+    y = digits.target.astype(np.int64)
+    tr, va, te = split_indices(len(y), val_fraction, test_fraction, seed)
+    return Split(X[tr], y[tr], X[va], y[va], X[te], y[te])
+
+
+def digit_images(X: np.ndarray) -> np.ndarray:
+    """Rows of 64 pixels -> images (n, 8, 8)."""
+    return np.asarray(X).reshape(-1, 8, 8)
+
+
+def load_sample_images() -> dict[str, np.ndarray]:
+    """scikit-learn's sample photographs by name: {'china': (427, 640, 3) uint8, 'flower': (427, 640, 3) uint8}."""
+    from sklearn.datasets import load_sample_images as sk_load_sample_images
+
+    bunch = sk_load_sample_images()
+    return {Path(name).stem: image for name, image in zip(bunch.filenames, bunch.images)}
+
+
+# --- local data sets -------------------------------------------------------------------------------------------
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _find(folder: Path, name: str, hint: str) -> Path:
+    for candidate in (folder / name, folder / (name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    raise DatasetNotFound(f"{folder}: missing {name} (or {name}.gz); {hint}")
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (optionally gzipped), the format of MNIST: magic 0 0 dtype ndim, big-endian sizes, data."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise ValueError(f"{path}: IDX header promises {expected} bytes of data, file has {len(raw) - offset}")
+    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def load_mnist(folder: str | Path, kind: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST from a local folder. kind: 'train' or 'test'. Returns images (n, 28, 28) uint8 and labels (n,) int64."""
+    folder = Path(folder)
+    if kind not in MNIST_FILES:
+        raise ValueError(f"load_mnist: kind must be 'train' or 'test', not {kind!r}")
+    hint = "put the four MNIST IDX files there (downloaded by hand; the course downloads nothing)"
+    if not folder.is_dir():
+        raise DatasetNotFound(f"{folder}: no such folder; {hint}")
+    images_name, labels_name = MNIST_FILES[kind]
+    images = read_idx(_find(folder, images_name, hint))
+    labels = read_idx(_find(folder, labels_name, hint)).astype(np.int64)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{folder}: MNIST {kind} images {images.shape} and labels {labels.shape} do not fit together")
+    return images, labels
+
+
+CIFAR10_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+def load_cifar10(folder: str | Path, kind: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 "python version" batches from a local folder (cifar-10-batches-py).
+
+    Returns images (n, 3, 32, 32) uint8 in (N, C, H, W) order and labels (n,) int64.
+    """
+    folder = Path(folder)
+    if kind not in CIFAR10_BATCHES:
+        raise ValueError(f"load_cifar10: kind must be 'train' or 'test', not {kind!r}")
+    hint = "put the CIFAR-10 python batches there (cifar-10-batches-py, downloaded by hand)"
+    if not folder.is_dir():
+        raise DatasetNotFound(f"{folder}: no such folder; {hint}")
+    images, labels = [], []
+    for name in CIFAR10_BATCHES[kind]:
+        path = folder / name
+        if not path.is_file():
+            raise DatasetNotFound(f"{folder}: missing {name}; {hint}")
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")  # the data set's own format; only open files you trust
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise ValueError(f"{path}: expected data of shape (n, 3072), found {data.shape}")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)

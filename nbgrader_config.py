@@ -1,0 +1,24 @@
+"""nbgrader configuration: the repository root is the course directory.
+
+Stock commands work from here: `nbgrader generate_assignment 00_getting_started`, `nbgrader autograde
+00_getting_started`, `nbgrader generate_feedback 00_getting_started`, `nbgrader export`, and the formgrader.
+"""
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.course_id = "dnn-fundamentals"
+c.CourseDirectory.source_directory = "source_notebooks"
+
+# What a student sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A cell that runs longer than this fails (only that cell); the whole notebook is bounded by the grader.
+c.Execute.timeout = 120
+
+# Feedback shows the student's work, points and the checks' messages, never the hidden tests' source.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

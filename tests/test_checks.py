@@ -1,0 +1,121 @@
+"""Every check of every assignment, called directly (no notebook): it accepts the worked solution and a second
+correct implementation, rejects every mistake of its catalogue and names it, and, where the exercise is by hand,
+rejects code that calls torch."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder import notebooks as nbs
+from autograder.course_dir import SOURCE_ROOT, check_module
+from autograder.framework import CheckFailed
+from tests.conftest import ASSIGNMENTS, all_checks, alternatives, per_assignment, solution_namespace
+
+CHECKS = all_checks()
+STATISTICAL_SEEDS = 200
+
+
+def reference_functions(assignment, chk):
+    namespace = solution_namespace(assignment)
+    missing = [f for f in chk.functions if f not in namespace]
+    assert not missing, f"the solution of {assignment} defines no {missing}"
+    return [namespace[f] for f in chk.functions]
+
+
+@pytest.mark.parametrize("assignment, chk", CHECKS)
+def test_accepts_the_worked_solution(assignment, chk):
+    chk(*reference_functions(assignment, chk))
+
+
+@pytest.mark.parametrize("assignment, chk", CHECKS)
+def test_accepts_a_differently_written_implementation(assignment, chk):
+    module = alternatives(assignment)
+    functions = reference_functions(assignment, chk)
+    replaced = [getattr(module, name, None) for name in chk.functions]
+    assert any(replaced), f"tests/alternatives/a{assignment}.py has no alternative for {chk.functions}"
+    chk(*[alt or ref for alt, ref in zip(replaced, functions)])
+
+
+@pytest.mark.parametrize("assignment, chk", CHECKS)
+def test_catalogue_has_the_common_mistakes(assignment, chk):
+    assert len(chk.mistakes) >= 3, f"{chk.name}: a catalogue needs at least the three most common mistakes"
+    for mistake in chk.mistakes:
+        assert (mistake.replaces or chk.functions[0]) in chk.functions
+
+
+def mutant_cases():
+    return [pytest.param(a, chk, m, id=f"{a}:{chk.name}:{m.name}", marks=pytest.mark.xdist_group(a))
+            for a in ASSIGNMENTS for chk in check_module(a).CHECKS for m in chk.mistakes]
+
+
+@pytest.mark.parametrize("assignment, chk, mistake", mutant_cases())
+def test_rejects_and_names_each_mistake(assignment, chk, mistake):
+    functions = reference_functions(assignment, chk)
+    index = chk.functions.index(mistake.replaces or chk.functions[0])
+    functions[index] = mistake.implementation
+    with pytest.raises(CheckFailed) as failure:
+        chk(*functions)
+    assert f"Likely mistake: {mistake.message}" in str(failure.value)
+
+
+@pytest.mark.parametrize("assignment, chk", [p for p in CHECKS if p.values[1].by_hand])
+def test_by_hand_checks_reject_torch(assignment, chk):
+    import torch
+
+    functions = reference_functions(assignment, chk)
+    honest = functions[0]
+
+    def uses_torch(*args, **kwargs):
+        torch.zeros(1).sum()  # any torch call at all
+        return honest(*args, **kwargs)
+
+    with pytest.raises(CheckFailed, match="by hand"):
+        chk(uses_torch, *functions[1:])
+
+
+@pytest.mark.parametrize("assignment, chk", [p for p in CHECKS if p.values[1].statistical])
+def test_statistical_checks_never_fail_a_correct_implementation(assignment, chk):
+    functions = reference_functions(assignment, chk)
+    for seed in range(STATISTICAL_SEEDS):
+        chk(*functions, seed=seed)
+
+
+def significant_digits(number: str) -> int:
+    mantissa = re.split(r"[eE]", number)[0].lstrip("-").replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if "." in number else len(mantissa)
+
+
+@pytest.mark.parametrize("assignment, chk", CHECKS)
+def test_failure_messages_show_no_full_precision_values(assignment, chk):
+    """Messages report errors and tolerances to 3 significant digits; a number with more digits would be a leaked
+    expected (or student) value."""
+    functions = reference_functions(assignment, chk)
+    for mistake in chk.mistakes:
+        trial = list(functions)
+        trial[chk.functions.index(mistake.replaces or chk.functions[0])] = mistake.implementation
+        with pytest.raises(CheckFailed) as failure:
+            chk(*trial)
+        numbers = re.findall(r"-?\d+\.\d+(?:[eE][-+]?\d+)?", str(failure.value))
+        long = [n for n in numbers if significant_digits(n) > 3]
+        assert not long, f"{chk.name}/{mistake.name}: the message shows {long}"
+
+
+@pytest.mark.parametrize("assignment", per_assignment())
+def test_hidden_tests_call_exactly_the_catalogued_checks(assignment):
+    """Each hidden-test block imports checks of this assignment's module, and every check is used somewhere."""
+    names = {chk.name for chk in check_module(assignment).CHECKS}
+    module = f"autograder.a{assignment}"
+    called = set()
+    for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+        for cell in nbs.read_notebook(path).cells:
+            if nbs.is_test(cell) and nbs.HIDDEN_BEGIN in cell.source:
+                assert f"from {module} import" in cell.source, f"{nbs.grade_id(cell)} does not use {module}"
+                called |= set(re.findall(r"check_(\w+)\(", cell.source))
+    exported = {name for name in dir(check_module(assignment)) if name.startswith("check_")}
+    used = {f"check_{c}" for c in called}
+    assert used <= exported
+    unused = {n for n in exported if getattr(check_module(assignment), n).name in names} - used
+    assert not unused, f"checks never called by a hidden test: {sorted(unused)}"

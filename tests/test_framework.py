@@ -1,0 +1,124 @@
+"""The check framework: plain data at the boundary, the by-hand rule, comparisons and messages."""
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.framework import CheckFailed, Mismatch, Mistake, check, expect_close, same_values
+from autograder.handle import LocalHandle, StudentError
+from autograder.plain import NotPlainData, to_plain
+from course import testfunctions
+
+
+class Sneaky(np.ndarray):
+    def __eq__(self, other):
+        return True
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("value", [
+    np.zeros(3).view(Sneaky), AlwaysEqual(), torch.zeros(2), np.array([object()]), {1: 2}, lambda x: x,
+    np.array(["a"]), [AlwaysEqual()],
+])
+def test_to_plain_refuses_what_could_lie(value):
+    with pytest.raises(NotPlainData):
+        to_plain(value)
+
+
+def test_to_plain_copies_and_converts_numpy_scalars():
+    a = np.arange(3.0)
+    plain = to_plain({"a": a, "s": np.float64(2.5), "t": (1, [True, None, "x"])})
+    a[0] = 99
+    assert plain["a"][0] == 0 and type(plain["s"]) is float and plain["t"] == (1, [True, None, "x"])
+
+
+def test_course_functions_may_be_passed_to_students_but_not_returned():
+    assert to_plain(testfunctions.wave, allow_functions=True) is testfunctions.wave
+    with pytest.raises(NotPlainData):
+        to_plain(testfunctions.wave)
+    with pytest.raises(NotPlainData):
+        to_plain(np.sin, allow_functions=True)
+
+
+def test_handle_gives_the_student_copies():
+    def mutate(x):
+        x[0] = 100.0
+        return x
+
+    handle = LocalHandle(mutate)
+    x = np.zeros(2)
+    assert handle(x)[0] == 100.0
+    assert x[0] == 0 and handle.log.last.args[0][0] == 0
+
+
+def test_handle_reports_exceptions_and_bad_results():
+    with pytest.raises(StudentError, match="ZeroDivisionError"):
+        LocalHandle(lambda: 1 / 0, name="f")()
+    with pytest.raises(StudentError, match="torch"):
+        LocalHandle(lambda: torch.ones(1), name="f")()
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda x: torch.from_numpy(x).sum().item(),
+    lambda x: float(torch.tensor(x).exp().sum()),
+    lambda x: torch.autograd.functional.jacobian(lambda t: t.sum(), torch.tensor(x)).sum().item(),
+    lambda x: np.asarray(torch.nn.functional.relu(torch.tensor(x))).sum(),
+])
+def test_by_hand_handle_sees_any_torch_use(cheat):
+    with pytest.raises(StudentError, match="by hand"):
+        LocalHandle(cheat, name="f", by_hand=True)(np.ones(3))
+
+
+def test_by_hand_handle_lets_numpy_through():
+    assert LocalHandle(lambda x: float(np.sum(np.tanh(x))), by_hand=True)(np.zeros(3)) == 0.0
+
+
+def test_expect_close_messages_name_output_shape_errors_and_tolerance():
+    expected = np.array([[1.23456789, 2.0], [3.0, 4.0]])
+    with pytest.raises(Mismatch) as failure:
+        expect_close("dx", expected + 0.5, expected, inputs="x of shape (2, 2)", atol=1e-8, rtol=1e-6)
+    message = str(failure.value)
+    for part in ("dx", "x of shape (2, 2)", "max abs error 0.5", "max rel error", "tolerance"):
+        assert part in message
+    assert "1.2345" not in message
+    with pytest.raises(Mismatch, match="shape"):
+        expect_close("dx", np.zeros(3), expected)
+    with pytest.raises(Mismatch, match="NaN"):
+        expect_close("dx", np.full((2, 2), np.nan), expected)
+    with pytest.raises(Mismatch, match="forget to return"):
+        expect_close("dx", None, expected)
+    expect_close("dx", torch.tensor(expected).numpy() + 1e-12, torch.tensor(expected))
+
+
+def test_same_values_needs_same_structure():
+    assert same_values({"a": np.ones(2)}, {"a": np.ones(2) + 1e-12})
+    assert not same_values({"a": np.ones(2)}, {"b": np.ones(2)})
+    assert not same_values((1.0, 2.0), [1.0])
+    assert not same_values(np.ones(2), np.ones(3))
+
+
+def doubled(x):
+    return 2 * x
+
+
+@check("identity", mistakes=[Mistake("the input is doubled", doubled)])
+def check_identity(identity, rng):
+    x = rng.normal(size=4)
+    expect_close("identity(x)", identity(x), x)
+
+
+def test_a_check_names_the_recognised_mistake_and_passes_the_right_answer(capsys):
+    check_identity(lambda x: x)
+    assert "identity: passed" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="Likely mistake: the input is doubled"):
+        check_identity(lambda x: 2 * x)
+    with pytest.raises(CheckFailed) as failure:
+        check_identity(lambda x: 3 * x)
+    assert "Likely mistake" not in str(failure.value)
+    with pytest.raises(CheckFailed, match="did you run the cell"):
+        check_identity(None)
+    assert isinstance(CheckFailed("x"), AssertionError)  # nbgrader counts it as a failed test
