@@ -51,8 +51,8 @@ class Handle:
         self.log = log if log is not None else CallLog()
 
     def __call__(self, *args, **kwargs):
-        args = tuple(to_plain(a, f"argument {i + 1}", allow_functions=True) for i, a in enumerate(args))
-        kwargs = {k: to_plain(v, f"argument {k}", allow_functions=True) for k, v in kwargs.items()}
+        args = tuple(to_plain(a, f"argument {i + 1}", argument=True) for i, a in enumerate(args))
+        kwargs = {k: to_plain(v, f"argument {k}", argument=True) for k, v in kwargs.items()}
         call = Call(self.name, args, kwargs)
         self.log.calls.append(call)
         result = self._invoke(args, kwargs)
@@ -75,7 +75,7 @@ class LocalHandle(Handle):
 
     def _invoke(self, args, kwargs):
         # fresh copies, so that a function that modifies its arguments cannot change what the check logged
-        args, kwargs = to_plain(args, allow_functions=True), to_plain(kwargs, allow_functions=True)
+        args, kwargs = to_plain(args, argument=True), to_plain(kwargs, argument=True)
         detector = TorchUseDetector() if self.by_hand else None
         try:
             if detector:

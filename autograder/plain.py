@@ -3,12 +3,14 @@
 Numbers, strings, None, numpy arrays of numbers or booleans, and tuples, lists and dicts (string keys) of those.
 Exact types only: an ndarray subclass or an object with its own comparison methods could lie to a check, so it is
 refused rather than converted. Values are copied on the way in and out, so neither side can change the other's data.
-Callables may be passed *to* student code only when they are module-level functions of the `course` package: a
-grader in another process sends their names, never code.
+Two more kinds may be passed *to* student code as arguments, never returned: module-level functions of the `course`
+package (a grader in another process sends their names, never code), and numpy random Generators (sent as their
+bit generator's state, a dict of numbers; locally a copy, so the check can replay the very same draws).
 """
 
 from __future__ import annotations
 
+import copy
 import types
 
 import numpy as np
@@ -24,16 +26,18 @@ class NotPlainData(TypeError):
     """A value that may not cross the boundary; the message says where it was found and what it was."""
 
 
-def to_plain(value, where: str = "the result", allow_functions: bool = False, depth: int = 0):
+def to_plain(value, where: str = "the result", argument: bool = False, depth: int = 0):
     """A validated deep copy of value made of plain data only; raises NotPlainData naming `where` otherwise.
 
-    allow_functions: let course functions through (for arguments sent to student code, never for results).
+    argument: value is sent to student code, so course functions and numpy Generators may pass too.
     """
     if depth > MAX_DEPTH:
         raise NotPlainData(f"{where} is nested more than {MAX_DEPTH} levels deep")
     kind = type(value)
-    if kind in _SCALARS or (allow_functions and is_course_function(value)):
+    if kind in _SCALARS or (argument and is_course_function(value)):
         return value
+    if argument and kind is np.random.Generator:
+        return copy.deepcopy(value)
     if kind in _NUMPY_SCALARS:
         return value.item()
     if kind is np.ndarray:
@@ -41,14 +45,14 @@ def to_plain(value, where: str = "the result", allow_functions: bool = False, de
             raise NotPlainData(f"{where} is an array of dtype {value.dtype}; use numbers (float64 or int)")
         return np.array(value, copy=True, order="C")
     if kind in (tuple, list):
-        items = [to_plain(item, f"{where}[{i}]", allow_functions, depth + 1) for i, item in enumerate(value)]
+        items = [to_plain(item, f"{where}[{i}]", argument, depth + 1) for i, item in enumerate(value)]
         return items if kind is list else tuple(items)
     if kind is dict:
         plain = {}
         for key, item in value.items():
             if type(key) is not str:
                 raise NotPlainData(f"{where} has a key of type {type(key).__name__}; use strings as keys")
-            plain[key] = to_plain(item, f"{where}[{key!r}]", allow_functions, depth + 1)
+            plain[key] = to_plain(item, f"{where}[{key!r}]", argument, depth + 1)
         return plain
     raise NotPlainData(f"{where} is {_describe_type(value)}; {_advice(value)}")
 

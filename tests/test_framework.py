@@ -37,11 +37,19 @@ def test_to_plain_copies_and_converts_numpy_scalars():
 
 
 def test_course_functions_may_be_passed_to_students_but_not_returned():
-    assert to_plain(testfunctions.wave, allow_functions=True) is testfunctions.wave
+    assert to_plain(testfunctions.wave, argument=True) is testfunctions.wave
     with pytest.raises(NotPlainData):
         to_plain(testfunctions.wave)
     with pytest.raises(NotPlainData):
-        to_plain(np.sin, allow_functions=True)
+        to_plain(np.sin, argument=True)
+
+
+def test_generators_are_passed_as_copies_the_check_can_replay():
+    rng = np.random.default_rng(5)
+    sent = to_plain(rng, argument=True)
+    assert sent is not rng and np.array_equal(sent.random(3), rng.random(3))
+    with pytest.raises(NotPlainData):
+        to_plain(rng)
 
 
 def test_handle_gives_the_student_copies():
