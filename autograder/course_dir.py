@@ -19,6 +19,17 @@ class CourseError(Exception):
     """A problem the user can fix (unknown assignment, missing folder, a failed nbgrader step): one line."""
 
 
+def nbgrader_config():
+    """The course's nbgrader configuration (nbgrader_config.py at the repository root)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT)).load_config()
+
+
+def course_id() -> str:
+    return nbgrader_config().CourseDirectory.course_id
+
+
 def all_assignments() -> list[str]:
     return nbs.assignments(SOURCE_ROOT)
 

@@ -1,8 +1,9 @@
 """The demo: a whole course cycle on a made-up class, in build/demo (a course directory of its own).
 
 Releases every assignment, submits for a demo class (the full solution, the untouched release, and three students
-who each make one typical mistake from the checks' catalogues), grades with nbgrader, generates feedback, exports grades to CSV,
-prints a summary table and plots the score distribution. The directory is rebuilt from scratch on every run.
+who each make one typical mistake from the checks' catalogues), grades with `course grade` (sandboxed where
+bubblewrap is available), generates feedback, exports grades to CSV, prints a summary table and plots the score
+distribution. The directory is rebuilt from scratch on every run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 import nbformat
 
 from autograder import notebooks as nbs
-from autograder import submissions
-from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, check_module, nbgrader, require_assignments
+from autograder import grading, submissions
+from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, check_module, course_id, nbgrader, require_assignments
+from autograder.sandbox.worker import bubblewrap_problem
 
 DEMO_DIR = REPO_ROOT / "build" / "demo"
 MISTAKE_STUDENTS = 3
@@ -73,15 +75,18 @@ def run(out: Path = DEMO_DIR, assignments: list[str] | None = None) -> Path:
 
 def _run_in(building: Path, assignments: list[str]) -> list[dict]:
     for assignment in assignments:
-        print(f"== {assignment}: release")
+        print(f"== {assignment}: release and submit")
         nbgrader(building, "generate_assignment", assignment, "--force", quiet=True)
         for student, notebooks in demo_submissions(assignment, building / "release" / assignment).items():
             folder = building / "submitted" / student / assignment
             folder.mkdir(parents=True, exist_ok=True)
             for name, notebook in notebooks.items():
                 nbformat.write(notebook, folder / name)
-        print(f"== {assignment}: grade (stock nbgrader autograde)")
-        nbgrader(building, "autograde", assignment, "--force", quiet=True)
+    unsafe = bubblewrap_problem() is not None  # the demo's submissions are our own: safe to run without it
+    print(f"== grade ({'without a sandbox: ' + bubblewrap_problem() if unsafe else 'sandboxed'})")
+    report = grading.run(building, assignments, course_id(), unsafe=unsafe)
+    grading.write_reports(report, building / "reports")
+    for assignment in assignments:
         print(f"== {assignment}: feedback")
         nbgrader(building, "generate_feedback", assignment, "--force", quiet=True)
     grades_csv = building / "grades.csv"

@@ -20,10 +20,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader.preprocessors import ClearSolutions
 from nbgrader.utils import compute_checksum, determine_grade
-from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import notebooks as nbs
-from autograder.course_dir import REPO_ROOT
+from autograder.course_dir import nbgrader_config
 
 CELL_TIMEOUT_SECONDS = 120
 
@@ -59,14 +58,19 @@ class NotebookGrade:
         return sum(c.max_points for c in self.cells if c.manual)
 
 
+def release_version(source):
+    """The source notebook with its solutions replaced by the configured stubs, as nbgrader releases it."""
+    release, _ = ClearSolutions(config=nbgrader_config()).preprocess(copy.deepcopy(source), {})
+    return release
+
+
 def released_checksums(source) -> dict[str, str]:
-    """grade id -> nbgrader checksum of the cell as released (solutions replaced by the configured stubs).
+    """grade id -> nbgrader checksum of the cell as released.
 
     An answer cell whose checksum is unchanged was left untouched: nbgrader gives it 0 without a person.
     """
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT)).load_config()
-    release, _ = ClearSolutions(config=config).preprocess(copy.deepcopy(source), {})
-    return {nbs.grade_id(cell): compute_checksum(cell) for cell in release.cells if nbs.grade_id(cell)}
+    return {nbs.grade_id(cell): compute_checksum(cell) for cell in release_version(source).cells
+            if nbs.grade_id(cell)}
 
 
 def restore_locked_cells(submission, source):

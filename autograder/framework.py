@@ -78,6 +78,7 @@ class Check:
         for name, function in zip(self.functions, student_functions):
             if isinstance(function, Handle):
                 function.log = log
+                function.by_hand = self.by_hand
                 handles.append(function)
             else:
                 try:

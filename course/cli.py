@@ -36,11 +36,17 @@ def cmd_release(args):
 
 def cmd_grade(args):
     _instructor_tools()
-    from autograder.course_dir import REPO_ROOT, nbgrader, require_assignments
+    from autograder import grading
+    from autograder.course_dir import REPO_ROOT, course_id, require_assignments
 
-    extra = [f"--student={args.student}"] if args.student else []
-    for name in require_assignments(args.assignments):
-        nbgrader(args.course_dir or REPO_ROOT, "autograde", name, "--force", *extra)
+    course_dir = Path(args.course_dir or REPO_ROOT).resolve()
+    if not (course_dir / "submitted").is_dir():
+        raise UsageError(f"{course_dir}: no submitted/ folder to grade")
+    report = grading.run(course_dir, require_assignments(args.assignments), course_id(), jobs=args.jobs,
+                         force=args.force, unsafe=args.unsafe, students=[args.student] if args.student else None)
+    csv_path, json_path = grading.write_reports(report, course_dir / "reports")
+    print(grading.summary(report))
+    print(f"report: {csv_path} and {json_path}")
 
 
 def cmd_feedback(args):
@@ -102,9 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("assignments", nargs="*", help="assignment names, e.g. 00_getting_started (default: all)")
     course_dir_option(sub)
 
-    sub = add("grade", cmd_grade, "Autograde the submissions in submitted/ into the gradebook (nbgrader).")
+    sub = add("grade", cmd_grade, "Autograde the submissions in submitted/ into nbgrader's gradebook: in parallel, "
+                                  "student code sandboxed, verdicts computed outside it, experiments skipped. "
+                                  "Resumes where a stopped run left off; --force regrades.")
     sub.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     sub.add_argument("--student", help="grade only this student")
+    sub.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
+    sub.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    sub.add_argument("--unsafe", action="store_true",
+                     help="run student code without the sandbox (only for trusted work, where bubblewrap is missing)")
     course_dir_option(sub)
 
     sub = add("feedback", cmd_feedback, "Write HTML feedback for graded submissions into feedback/ (nbgrader).")

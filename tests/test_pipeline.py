@@ -1,17 +1,19 @@
-"""The nbgrader pipeline end to end on the demo class: stock nbgrader releases, grades, writes feedback and
-exports; the course's own engine (`course check`) agrees with it cell by cell."""
+"""The pipeline end to end on the demo class: stock nbgrader releases, `course grade` grades into the gradebook,
+stock nbgrader writes feedback and exports; stock `nbgrader autograde` on the same submissions, and the course's
+notebook engine, agree with `course grade` cell by cell."""
 
 from __future__ import annotations
 
 import csv
 import re
+import shutil
 
 import pytest
 from nbgrader.api import Gradebook
 
 from autograder import demo, engine
 from autograder import notebooks as nbs
-from autograder.course_dir import SOURCE_ROOT
+from autograder.course_dir import SOURCE_ROOT, nbgrader
 
 ASSIGNMENT = "00_getting_started"
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("demo")]
@@ -45,7 +47,28 @@ def test_feedback_names_the_mistakes_and_hides_the_tests(demo_dir):
             assert secret not in text, f"feedback of demo-mistakes-{k} shows {secret!r}"
 
 
-def test_course_engine_agrees_with_stock_nbgrader_cell_by_cell(demo_dir):
+def test_course_grade_agrees_with_stock_nbgrader_autograde(demo_dir, tmp_path):
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    for part in ("submitted", "release", "gradebook.db"):
+        copy = shutil.copytree if (demo_dir / part).is_dir() else shutil.copy2
+        copy(demo_dir / part, stock / part)
+    nbgrader(stock, "autograde", ASSIGNMENT, "--force", quiet=True)
+    source_path = next((SOURCE_ROOT / ASSIGNMENT).glob("*.ipynb"))
+    cells = [nbs.grade_id(c) for c in nbs.read_notebook(source_path).cells if nbs.is_grade(c)]
+    with Gradebook(f"sqlite:///{demo_dir / 'gradebook.db'}") as ours, \
+            Gradebook(f"sqlite:///{stock / 'gradebook.db'}") as theirs:
+        students = [s.id for s in ours.students]
+        assert len(students) == 2 + demo.MISTAKE_STUDENTS
+        for student in students:
+            for cell in cells:
+                mine = ours.find_grade(cell, source_path.stem, ASSIGNMENT, student)
+                stock_grade = theirs.find_grade(cell, source_path.stem, ASSIGNMENT, student)
+                assert (mine.auto_score, mine.needs_manual_grade) == \
+                    (stock_grade.auto_score, stock_grade.needs_manual_grade), f"{student}:{cell}"
+
+
+def test_notebook_engine_agrees_with_course_grade_cell_by_cell(demo_dir):
     source_path = next((SOURCE_ROOT / ASSIGNMENT).glob("*.ipynb"))
     source = nbs.read_notebook(source_path)
     with Gradebook(f"sqlite:///{demo_dir / 'gradebook.db'}") as gradebook:

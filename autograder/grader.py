@@ -1,0 +1,210 @@
+"""Grade one notebook with the student's code in the sandbox and every verdict computed here.
+
+The student's cells run, in order, in an executor process inside the sandbox (cells tagged `experiment` are kept
+but not run). A test cell runs twice: its visible part in the student's process (so the student's state is what it
+would be in a notebook), and the whole cell, hidden tests included, here in the grader, in a namespace whose names
+stand for the student's: functions become RemoteHandles (plain data in, plain data out), modules are imported here
+by name, plain values are copied over. The cell passes when it raises nothing here. Nothing the student's process
+prints or returns can make a cell pass.
+
+When the student's process dies or overruns its time (crash, os._exit, an endless loop), that cell fails, a new
+process is started and the cells that ran before are replayed, and grading goes on with the next cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import importlib
+import io
+import time
+
+import nbformat
+from dataclasses import dataclass
+
+from autograder import engine
+from autograder import notebooks as nbs
+from autograder.handle import Handle, StudentError
+from autograder.plain import NotPlainData, to_plain
+from autograder.sandbox.worker import ExecutorDied, Sandbox
+
+IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
+                        "itertools", "functools", "collections")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    cell_seconds: float = 60.0          # one cell, or one call of a student function
+    notebook_seconds: float = 300.0     # everything of one notebook
+
+
+class RemoteHandle(Handle):
+    """Calls a function that lives in the student's process."""
+
+    def __init__(self, session: "StudentSession", name: str):
+        super().__init__(name)
+        self.session = session
+
+    def _invoke(self, args, kwargs):
+        reply = self.session.call(self.name, args, kwargs, self.by_hand)
+        if reply.get("stdout"):
+            print(reply["stdout"], end="")
+        if reply.get("torch"):
+            raise StudentError(f"{self.name} called {reply['torch']}: this exercise is by hand, "
+                               "use numpy only (no torch, no autograd)")
+        if not reply.get("ok"):
+            raise StudentError(f"{self.name} raised {reply.get('error', 'an error')}")
+        try:
+            return to_plain(reply.get("result"), f"what {self.name} returned")
+        except NotPlainData as error:
+            raise StudentError(str(error)) from None
+
+
+class Unavailable:
+    """Stands for a student's object that cannot cross to the grader (a class instance, a generator, ...)."""
+
+    def __init__(self, name: str, kind: str):
+        self._message = f"{name} is a {kind}, which the grader cannot use; the graded functions work on plain data"
+
+    def __getattr__(self, attribute):
+        raise StudentError(self._message)
+
+    def __call__(self, *args, **kwargs):
+        raise StudentError(self._message)
+
+
+class StudentSession:
+    """The student's process for one notebook, restarted (with the earlier cells replayed) when it dies."""
+
+    def __init__(self, sandbox: Sandbox, timeouts: Timeouts):
+        self.sandbox, self.timeouts = sandbox, timeouts
+        self.deadline = time.monotonic() + timeouts.notebook_seconds
+        self.replay: list[tuple[str, str]] = []
+        self.executor = sandbox.spawn()
+
+    def _timeout(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ExecutorDied(f"the notebook's time limit of {self.timeouts.notebook_seconds:g} s is used up")
+        return min(self.timeouts.cell_seconds, remaining)
+
+    def restart_if_dead(self) -> None:
+        if not self.executor.dead:
+            return
+        self.executor = self.sandbox.spawn()
+        for source, name in self.replay:
+            try:
+                self.executor.exec_cell(source, name, self._timeout())
+            except ExecutorDied:
+                self.executor = self.sandbox.spawn()
+
+    def run_cell(self, source: str, name: str, keep: bool = True) -> dict:
+        """Execute a cell; a cell that ran without error is replayed after a restart (when keep)."""
+        self.restart_if_dead()
+        try:
+            reply = self.executor.exec_cell(source, name, self._timeout())
+        except ExecutorDied as died:
+            return {"ok": False, "error": f"the cell stopped the student process: {died}", "stdout": ""}
+        if reply.get("ok") and keep:
+            self.replay.append((source, name))
+        return reply
+
+    def describe(self, names: list[str]) -> dict:
+        self.restart_if_dead()
+        return self.executor.describe(names, self._timeout())
+
+    def call(self, name, args, kwargs, by_hand) -> dict:
+        try:
+            return self.executor.call(name, args, kwargs, by_hand, self._timeout())
+        except ExecutorDied as died:
+            raise StudentError(f"{name}: {died}") from None
+
+    def close(self) -> None:
+        self.executor.kill()
+
+
+def loaded_names(source: str) -> list[str]:
+    """Names a cell reads that are not Python builtins."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return sorted(n for n in names if not hasattr(builtins, n))
+
+
+def grader_namespace(session: StudentSession, source: str) -> dict:
+    """The namespace a test cell runs in, here: the student's names as handles, modules and copied values."""
+    namespace = {"__builtins__": builtins, "__name__": "__main__"}
+    for name, description in session.describe(loaded_names(source)).items():
+        kind = description.get("kind")
+        if kind == "function":
+            namespace[name] = RemoteHandle(session, name)
+        elif kind == "module" and str(description.get("module")).split(".")[0] in IMPORTABLE_IN_GRADER:
+            namespace[name] = importlib.import_module(description["module"])
+        elif kind == "value":
+            try:
+                namespace[name] = to_plain(description.get("value"))
+            except NotPlainData:
+                namespace[name] = Unavailable(name, "value that is not plain data")
+        else:
+            namespace[name] = Unavailable(name, str(description.get("type", "object")))
+    return namespace
+
+
+def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool, str, str]:
+    """Run a test cell here. Returns (passed, printed text, failure message)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            namespace = grader_namespace(session, source)
+            exec(compile(source, name, "exec"), namespace)
+        except AssertionError as failure:  # CheckFailed is one
+            return False, printed.getvalue(), f"{type(failure).__name__}: {failure}".rstrip(": ")
+        except StudentError as failure:
+            return False, printed.getvalue(), f"StudentError: {failure}"
+        except ExecutorDied as died:
+            return False, printed.getvalue(), f"StudentError: {died}"
+        except Exception as error:
+            return False, printed.getvalue(), f"{type(error).__name__}: {error}"
+    return True, printed.getvalue(), ""
+
+
+def _stream(text: str) -> list:
+    return [{"output_type": "stream", "name": "stdout", "text": text}] if text else []
+
+
+def _error(message: str) -> dict:
+    ename, _, evalue = message.partition(": ")
+    return {"output_type": "error", "ename": ename or "Error", "evalue": evalue, "traceback": message.split("\n")}
+
+
+def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts()):
+    """Grade a submitted notebook against its source. Returns (engine.NotebookGrade, graded notebook)."""
+    graded = engine.restore_locked_cells(submission, source)
+    session = StudentSession(sandbox, timeouts)
+    try:
+        for index, cell in enumerate(graded.cells):
+            if cell.cell_type != "code":
+                continue
+            cell.outputs, cell.execution_count = [], None
+            if nbs.is_experiment(cell) or not cell.source.strip():
+                continue
+            name = nbs.grade_id(cell) or f"cell-{index}"
+            if nbs.is_test(cell):
+                visible = session.run_cell(nbs.remove_hidden_tests(cell.source), name, keep=True)
+                passed, printed, message = run_test_cell(session, cell.source, name)
+                outputs = _stream(visible.get("stdout", "") + printed)
+                if not passed:
+                    outputs.append(_error(message))
+            else:
+                reply = session.run_cell(cell.source, name)
+                outputs = _stream(reply.get("stdout", ""))
+                if not reply.get("ok"):
+                    outputs.append(_error(reply.get("error", "Error: the cell failed")))
+            cell.outputs = [nbformat.from_dict(o) for o in outputs]
+            cell.execution_count = index + 1
+    finally:
+        session.close()
+    return engine.score_cells(graded), graded

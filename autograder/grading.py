@@ -1,0 +1,281 @@
+"""`course grade`: grade a class's submissions in parallel, in the sandbox, into nbgrader's gradebook.
+
+One task is one student's submission of one assignment. Worker processes (`--jobs`, default all cores) each keep a
+warm sandbox and grade tasks with `grader.grade_notebook`; the main process alone writes: first the gradebook (one
+transaction per task), then the graded notebook into autograded/ (renamed into place), stamped with a hash of what
+was submitted. A task whose graded notebooks carry the hashes of the current submission is done; so a run that was
+killed at any moment, started again, finishes what is left, and regrading replaces a student's grades as a whole.
+nbgrader's formgrader, `nbgrader generate_feedback` and `nbgrader export` read the result as if nbgrader had graded.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+from autograder import engine
+from autograder import notebooks as nbs
+from autograder.course_dir import SOURCE_ROOT, CourseError
+
+STAMP = "course_grade"
+
+
+@dataclass(frozen=True)
+class Task:
+    student: str
+    assignment: str
+    folder: str          # submitted/<student>/<assignment>
+    notebooks: tuple     # source notebook file names of the assignment
+
+
+@dataclass
+class CellRow:
+    student: str
+    assignment: str
+    notebook: str
+    grade_id: str
+    points: float | None
+    max_points: float
+    reason: str
+
+
+@dataclass
+class RunReport:
+    graded: int = 0
+    already_done: int = 0
+    crashed: int = 0
+    rows: list[CellRow] = field(default_factory=list)
+
+
+def submission_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def find_tasks(course_dir: Path, assignments: list[str], students: list[str] | None = None) -> list[Task]:
+    tasks = []
+    for assignment in assignments:
+        names = tuple(p.name for p in nbs.assignment_notebooks(SOURCE_ROOT, assignment))
+        for folder in sorted((course_dir / "submitted").glob(f"*/{assignment}")):
+            student = folder.parent.name
+            if folder.is_dir() and (not students or student in students):
+                tasks.append(Task(student, assignment, str(folder), names))
+    return tasks
+
+
+def autograded_path(course_dir: Path, task: Task, notebook: str) -> Path:
+    return course_dir / "autograded" / task.student / task.assignment / notebook
+
+
+def is_done(course_dir: Path, task: Task) -> bool:
+    for name in task.notebooks:
+        path = autograded_path(course_dir, task, name)
+        try:
+            stamp = json.loads(path.read_text()).get("metadata", {}).get(STAMP, {})
+        except (OSError, ValueError):
+            return False
+        if stamp.get("submission_sha256") != submission_hash(Path(task.folder) / name):
+            return False
+    return True
+
+
+# --- in a worker process ------------------------------------------------------------------------------------------
+
+_sandbox = None
+
+
+def _init_worker(unsafe: bool) -> None:
+    """Die with the main process; import what grading needs once; start this worker's sandbox."""
+    global _sandbox
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles ^C
+    import torch  # noqa: F401  (warm: checks compute their references with it)
+
+    from autograder.sandbox.worker import Sandbox
+
+    torch.set_num_threads(1)
+    _sandbox = Sandbox(unsafe=unsafe)
+
+
+def grade_task(task: Task) -> dict:
+    """Grade every notebook of one submission; returns plain results for the main process to save."""
+    from autograder import grader
+    from autograder.course_dir import check_module
+
+    global _sandbox
+    check_module(task.assignment)  # import the checks here, once per worker
+    if not _sandbox.alive():  # a submission killed the sandbox itself: start a new one
+        from autograder.sandbox.worker import Sandbox
+
+        _sandbox = Sandbox(unsafe=_sandbox.unsafe)
+    results = []
+    for name in task.notebooks:
+        source = nbs.read_notebook(SOURCE_ROOT / task.assignment / name)
+        path = Path(task.folder) / name
+        digest = submission_hash(path)
+        try:
+            submission = nbs.read_notebook(path)
+        except nbs.NotebookError as error:
+            results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]))
+            continue
+        try:
+            grade, graded = grader.grade_notebook(_sandbox, submission, source)
+        except Exception as error:  # the sandbox broke down: this notebook gets no points, the run goes on
+            results.append(_not_gradable(source, name, digest, f"grading failed: {error}"))
+            _sandbox.close()
+            from autograder.sandbox.worker import Sandbox
+
+            _sandbox = Sandbox(unsafe=_sandbox.unsafe)
+            continue
+        finally:
+            try:
+                _sandbox.reap()
+            except Exception:
+                pass
+        results.append({"name": name, "sha256": digest, "cells": [asdict(c) for c in grade.cells],
+                        "notebook": nbformat.writes(graded), "crashed": False})
+    return {"task": asdict(task), "notebooks": results}
+
+
+def _not_gradable(source, name: str, digest: str, reason: str) -> dict:
+    """No points for any cell of a notebook that is missing or unreadable; the released version stands in for it
+    (never the source, which holds the solutions)."""
+    cells = [asdict(engine.CellGrade(nbs.grade_id(c), 0.0, nbs.points(c), reason))
+             for c in source.cells if nbs.is_grade(c)]
+    return {"name": name, "sha256": digest, "cells": cells, "notebook": nbformat.writes(engine.release_version(source)),
+            "crashed": True}
+
+
+# --- in the main process ------------------------------------------------------------------------------------------
+
+def save(course_dir: Path, course_id: str, result: dict) -> list[CellRow]:
+    """Write one task's grades: the gradebook in one transaction, then the graded notebooks."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    task = Task(**{**result["task"], "notebooks": tuple(result["task"]["notebooks"])})
+    stamp_file = Path(task.folder) / "timestamp.txt"
+    timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
+    rows = []
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id) as gradebook:
+        try:
+            gradebook.find_assignment(task.assignment)
+        except Exception:
+            raise CourseError(f"assignment {task.assignment} is not in the gradebook: release it first "
+                              "(course release)") from None
+        gradebook.update_or_create_student(task.student)
+        gradebook.update_or_create_submission(task.assignment, task.student, timestamp=timestamp)
+        for notebook in result["notebooks"]:
+            notebook_id = Path(notebook["name"]).stem
+            for cell in notebook["cells"]:
+                grade = gradebook.find_grade(cell["grade_id"], notebook_id, task.assignment, task.student)
+                grade.auto_score = cell["points"]
+                grade.needs_manual_grade = grade.manual_score is not None or cell["points"] is None
+                rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
+                                    cell["points"], cell["max_points"], cell["message"]))
+        gradebook.db.commit()
+    for notebook in result["notebooks"]:
+        graded = nbformat.reads(notebook["notebook"], as_version=4)
+        graded.metadata[STAMP] = {"submission_sha256": notebook["sha256"], "cells": notebook["cells"]}
+        target = autograded_path(course_dir, task, notebook["name"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        nbformat.write(graded, partial)
+        os.replace(partial, target)
+    return rows
+
+
+def rows_from_autograded(course_dir: Path, task: Task) -> list[CellRow]:
+    rows = []
+    for name in task.notebooks:
+        stamp = json.loads(autograded_path(course_dir, task, name).read_text())["metadata"][STAMP]
+        rows += [CellRow(task.student, task.assignment, name, c["grade_id"], c["points"], c["max_points"],
+                         c["message"]) for c in stamp["cells"]]
+    return rows
+
+
+def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | None = None, force: bool = False,
+        unsafe: bool = False, students: list[str] | None = None, progress: bool = True) -> RunReport:
+    from autograder.sandbox.worker import bubblewrap_problem
+
+    if not unsafe:
+        problem = bubblewrap_problem()
+        if problem:
+            raise CourseError(f"cannot sandbox student code: {problem}; to grade trusted work without a sandbox, "
+                              "pass --unsafe")
+    report = RunReport()
+    tasks = find_tasks(course_dir, assignments, students)
+    todo = []
+    for task in tasks:
+        if not force and is_done(course_dir, task):
+            report.already_done += 1
+            report.rows += rows_from_autograded(course_dir, task)
+        else:
+            todo.append(task)
+    if not todo:
+        return report
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    context = multiprocessing.get_context("spawn")
+    bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                                initargs=(unsafe,)) as pool:
+        futures = [pool.submit(grade_task, task) for task in todo]
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            report.rows += save(course_dir, course_id, result)
+            report.graded += 1
+            report.crashed += any(n["crashed"] for n in result["notebooks"])
+            bar.update(1)
+            bar.set_postfix(failures=report.crashed)
+    bar.close()
+    return report
+
+
+def write_reports(report: RunReport, folder: Path) -> tuple[Path, Path]:
+    """grades.csv and grades.json: one row per grade cell with its points and the reason for lost points."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = sorted(report.rows, key=lambda r: (r.assignment, r.student, r.notebook, r.grade_id))
+    csv_path, json_path = folder / "grades.csv", folder / "grades.json"
+    partial = csv_path.with_name("grades.csv.partial")
+    with open(partial, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(CellRow.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+    os.replace(partial, csv_path)
+    partial = json_path.with_name("grades.json.partial")
+    partial.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    os.replace(partial, json_path)
+    return csv_path, json_path
+
+
+def summary(report: RunReport) -> str:
+    """Per assignment: submissions, mean share of autograded points, full marks, notebooks that could not run."""
+    by_student: dict = {}
+    for row in report.rows:
+        if row.points is None:
+            continue
+        key = (row.assignment, row.student)
+        got, total = by_student.get(key, (0.0, 0.0))
+        by_student[key] = (got + row.points, total + row.max_points)
+    lines = [f"{'assignment':24} {'submissions':>11} {'mean score':>10} {'full marks':>10}"]
+    for assignment in sorted({a for a, _ in by_student}):
+        scores = [got / total if total else 0.0 for (a, _), (got, total) in by_student.items() if a == assignment]
+        lines.append(f"{assignment:24} {len(scores):11d} {100 * sum(scores) / len(scores):9.1f}% "
+                     f"{sum(s == 1.0 for s in scores):10d}")
+    lines.append(f"graded now: {report.graded}, already graded: {report.already_done}, "
+                 f"notebooks that could not be graded: {report.crashed}")
+    return "\n".join(lines)

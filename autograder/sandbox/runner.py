@@ -1,0 +1,263 @@
+"""The process inside the sandbox: a warm fork server, and the per-submission executors it forks.
+
+Run as `python runner.py CONTROL_FD`. It imports numpy, torch and matplotlib once (and makes one autograd call, the
+slow first one); then, for every "spawn" request that arrives on the control socket with a socket attached, it forks
+an executor that serves that socket: it executes cells in its own namespace, describes names, and calls student
+functions with plain data (see wire.py). "reap" kills every other process in the sandbox and empties the scratch
+folder, so nothing a submission started survives it. This file trusts nothing it runs and is trusted by no one:
+the grader outside computes every verdict.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import io
+import os
+import resource
+import shutil
+import signal
+import socket
+import sys
+import traceback
+import types
+
+import detector
+import wire
+
+SCRATCH = os.environ.get("COURSE_SCRATCH", "/scratch")
+OUTPUT_CAP_BYTES = int(os.environ.get("COURSE_OUTPUT_CAP", str(64 * 1024)))
+MEMORY_LIMIT_BYTES = int(os.environ.get("COURSE_MEMORY_LIMIT", str(6 * 1024 ** 3)))
+CPU_LIMIT_SECONDS = int(os.environ.get("COURSE_CPU_LIMIT", "600"))
+FILE_LIMIT_BYTES = int(os.environ.get("COURSE_FILE_LIMIT", str(64 * 1024 ** 2)))
+ALLOWED_FUNCTION_MODULES = ("course.",)
+
+
+def warm_up() -> None:
+    """Pay the imports once, in the fork server, so every executor starts warm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()
+
+
+# --- executor ----------------------------------------------------------------------------------------------------
+
+class CappedText(io.TextIOBase):
+    """sys.stdout / sys.stderr of the student: keeps the first OUTPUT_CAP_BYTES bytes, counts the rest."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = OUTPUT_CAP_BYTES - self.size
+        if room > 0:
+            kept = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
+            self.parts.append(kept)
+            self.size += len(kept.encode())
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[output cut: {self.dropped} more characters]"
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+def resolve_function(name: str):
+    module_name, _, attribute = name.partition(":")
+    if not module_name.startswith(ALLOWED_FUNCTION_MODULES) or not attribute.isidentifier():
+        raise wire.WireError(f"function {name} may not be sent")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def describe(value):
+    """What a name in the student's namespace is, in plain data."""
+    if isinstance(value, types.ModuleType):
+        return {"kind": "module", "module": value.__name__}
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return {"kind": "function"}
+    try:
+        wire.encode(value)
+        return {"kind": "value", "value": value}
+    except (wire.WireError, TypeError, ValueError, OverflowError):
+        return {"kind": "other", "type": type(value).__name__}
+
+
+def error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class Executor:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins}
+        self.output = CappedText()
+
+    def serve(self) -> None:
+        sys.stdout = sys.stderr = self.output
+        while True:
+            try:
+                request = wire.receive(self.sock, resolve_function)
+            except EOFError:
+                return
+            op = request.get("op") if type(request) is dict else None
+            handler = {"exec": self.exec_cell, "describe": self.describe_names, "call": self.call}.get(op)
+            if handler is None:
+                reply = {"ok": False, "error": f"unknown request {op!r}"}
+            else:
+                try:
+                    reply = handler(request)
+                except BaseException as error:  # SystemExit, KeyboardInterrupt and all: the cell failed
+                    reply = {"ok": False, "error": error_text(error)}
+            reply["stdout"] = self.output.take()
+            try:
+                wire.send(self.sock, reply)
+            except wire.WireError as error:
+                wire.send(self.sock, {"ok": False, "error": f"the result is not plain data: {error}",
+                                      "stdout": ""})
+
+    def exec_cell(self, request) -> dict:
+        try:
+            code = compile(request["source"], request.get("name", "<cell>"), "exec")
+            exec(code, self.namespace)
+        except BaseException as error:
+            return {"ok": False, "error": error_text(error),
+                    "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:]}
+        return {"ok": True}
+
+    def describe_names(self, request) -> dict:
+        found = {}
+        for name in request["names"]:
+            if name in self.namespace:
+                found[name] = describe(self.namespace[name])
+        return {"ok": True, "names": found}
+
+    def call(self, request) -> dict:
+        function = self.namespace.get(request["name"])
+        if not callable(function):
+            return {"ok": False, "error": f"NameError: {request['name']} is not defined as a function"}
+        watcher = detector.TorchUseDetector() if request.get("by_hand") else None
+        try:
+            if watcher:
+                with watcher:
+                    result = function(*request["args"], **request["kwargs"])
+            else:
+                result = function(*request["args"], **request["kwargs"])
+        except BaseException as error:
+            return {"ok": False, "error": error_text(error)}
+        if watcher and watcher.used:
+            return {"ok": False, "torch": watcher.used}
+        wire.encode(result)  # raises WireError here, reported by serve(), if the result is not plain data
+        return {"ok": True, "result": result}
+
+
+def run_executor(fd: int) -> None:
+    os.setsid()  # its own process group, so it can be killed with everything it starts
+    for limit, value in ((resource.RLIMIT_AS, MEMORY_LIMIT_BYTES), (resource.RLIMIT_CPU, CPU_LIMIT_SECONDS),
+                         (resource.RLIMIT_FSIZE, FILE_LIMIT_BYTES), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(limit, (value, value))
+    folder = os.path.join(SCRATCH, f"run-{os.getpid()}")
+    os.makedirs(folder, exist_ok=True)
+    os.chdir(folder)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):  # output written straight to a file descriptor goes nowhere
+        os.dup2(devnull, target)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    Executor(socket.socket(fileno=fd)).serve()
+
+
+# --- fork server -------------------------------------------------------------------------------------------------
+
+SANDBOXED = os.environ.get("COURSE_SANDBOXED") == "1"  # in a PID namespace of our own: /proc shows only us
+
+
+def reap(own_pid: int, spawned: set[int]) -> int:
+    """Kill what submissions left running, and empty the scratch folder.
+
+    In the sandbox that is every process but this one and the sandbox's init (even those that left their process
+    group); without it (--unsafe), only the process groups of the executors this server forked.
+    """
+    killed = 0
+    if SANDBOXED:
+        targets = [int(e) for e in os.listdir("/proc") if e.isdigit() and int(e) not in (own_pid, 1, os.getppid())]
+        kill = os.kill
+    else:
+        targets, kill = list(spawned), os.killpg
+    for pid in targets:
+        try:
+            kill(pid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+    spawned.clear()
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    for entry in os.listdir(SCRATCH):
+        path = os.path.join(SCRATCH, entry)
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+    return killed
+
+
+def serve_forks(control: socket.socket) -> None:
+    own_pid = os.getpid()
+    spawned: set[int] = set()
+    wire.send(control, {"ready": True, "pid": own_pid, "sandboxed": SANDBOXED})
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 64, 1)
+        except OSError:
+            return
+        if not message:
+            return
+        command = message.decode(errors="replace")
+        if command == "spawn" and fds:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                try:
+                    run_executor(fds[0])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            spawned.add(pid)
+            wire.send(control, {"pid": pid})
+        elif command.startswith("kill "):
+            pid = int(command.split()[1])
+            for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except (ProcessLookupError, PermissionError):
+                    pass
+            wire.send(control, {"killed": pid})
+        elif command == "reap":
+            wire.send(control, {"killed": reap(own_pid, spawned)})
+        else:
+            for fd in fds:
+                os.close(fd)
+            wire.send(control, {"error": f"unknown command {command!r}"})
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.makedirs(SCRATCH, exist_ok=True)
+    warm_up()
+    serve_forks(socket.socket(fileno=int(sys.argv[1])))

@@ -1,0 +1,225 @@
+"""The trusted side of the sandbox: start the warm fork server (inside bubblewrap), spawn executors, talk to them.
+
+    with Sandbox() as sandbox:
+        executor = sandbox.spawn()
+        executor.exec_cell("def f(x):\\n    return 2 * x", timeout=10)
+        executor.call("f", (3,), {}, by_hand=False, timeout=10)      # -> 6
+        sandbox.reap()                                                # nothing of that submission survives
+
+bubblewrap gives the fork server and everything it forks: no network; a read-only view of the Python installation,
+the virtual environment and the student package `course` only (not the course's sources, `autograder`, the
+gradebook or any submission); a private /tmp and scratch folder; its own PID namespace, so that reaping can find
+every process a submission started. Memory, CPU time and file size are limited per executor (runner.py); wall time
+per request here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.sandbox import wire
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
+START_TIMEOUT_SECONDS = 120
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or does not work here; the message says how to install it or to pass --unsafe."""
+
+
+class ExecutorDied(RuntimeError):
+    """The student's process ended (crash, os._exit, kill) or stopped answering in time."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 6 * 1024 ** 3
+    cpu_seconds: int = 600
+    file_bytes: int = 64 * 1024 ** 2
+    output_bytes: int = 64 * 1024
+    scratch_bytes: int = 256 * 1024 ** 2
+
+
+def bubblewrap_problem() -> str | None:
+    """None when bubblewrap can make a sandbox here, else why not."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd: int) -> list[str]:
+    prefix = Path(sys.prefix).resolve()          # the virtual environment
+    base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
+    command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
+    for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
+        if os.path.exists(system):
+            command += ["--ro-bind", system, system]
+    for folder in {str(prefix), str(base)}:
+        command += ["--ro-bind", folder, folder]
+    course = REPO_ROOT / "course"
+    command += ["--ro-bind", str(course), str(course)]   # the student package; `autograder` stays outside
+    command += ["--ro-bind", runner_dir, "/runner"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
+    environment = {"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib", "MPLBACKEND": "Agg",
+                   "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
+                   "PATH": f"{prefix}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    environment.update(_limit_environment(limits))
+    for key, value in environment.items():
+        command += ["--setenv", key, value]
+    return command + [python, "-s", "/runner/runner.py", str(control_fd)]
+
+
+def _limit_environment(limits: Limits) -> dict[str, str]:
+    return {"COURSE_MEMORY_LIMIT": str(limits.memory_bytes), "COURSE_CPU_LIMIT": str(limits.cpu_seconds),
+            "COURSE_FILE_LIMIT": str(limits.file_bytes), "COURSE_OUTPUT_CAP": str(limits.output_bytes)}
+
+
+class Sandbox:
+    """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True."""
+
+    def __init__(self, unsafe: bool = False, limits: Limits = Limits()):
+        self.unsafe = unsafe
+        self.limits = limits
+        if not unsafe:
+            problem = bubblewrap_problem()
+            if problem:
+                raise SandboxUnavailable(f"{problem}; or grade without a sandbox with --unsafe (trusted work only)")
+        self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
+        runner_dir = Path(self._tmp.name) / "runner"
+        runner_dir.mkdir()
+        for name in RUNNER_FILES:  # a private copy: the sandbox sees these three files and nothing else of ours
+            shutil.copy2(HERE / name, runner_dir / name)
+        self.control, theirs = socket.socketpair()
+        python = str(Path(sys.prefix) / "bin" / "python")
+        if unsafe:
+            scratch = Path(self._tmp.name) / "scratch"
+            scratch.mkdir()
+            env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
+                       **_limit_environment(limits))
+            command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno())]
+            cwd = str(scratch)
+        else:
+            env, cwd = None, None
+            command = _bubblewrap_command(python, str(runner_dir), limits, theirs.fileno())
+        self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        theirs.close()
+        self.control.settimeout(START_TIMEOUT_SECONDS)
+        try:
+            hello = wire.receive(self.control)
+        except (EOFError, OSError, wire.WireError) as error:
+            stderr = self._stderr_tail()
+            self.close()
+            raise SandboxUnavailable(f"the sandbox did not start ({error}): {stderr}") from None
+        self.sandboxed = bool(hello.get("sandboxed"))
+
+    def _stderr_tail(self) -> str:
+        try:
+            self.process.kill()
+            return (self.process.stderr.read() or b"").decode(errors="replace")[-500:]
+        except Exception:
+            return ""
+
+    def _command(self, command: str, fds=()) -> dict:
+        self.control.settimeout(30)
+        socket.send_fds(self.control, [command.encode()], list(fds))
+        return wire.receive(self.control)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self) -> "Executor":
+        ours, theirs = socket.socketpair()
+        try:
+            reply = self._command("spawn", [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Executor(self, ours, reply["pid"])
+
+    def kill(self, pid: int) -> None:
+        try:
+            self._command(f"kill {pid}")
+        except (OSError, EOFError, wire.WireError):
+            pass
+
+    def reap(self) -> int:
+        """Kill everything submissions left running in the sandbox and empty its scratch folder."""
+        return self._command("reap")["killed"]
+
+    def close(self) -> None:
+        try:
+            self.control.close()
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            if self.process.stderr:
+                self.process.stderr.close()
+            self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Executor:
+    """One submission's student process: a namespace in which cells run and functions are called."""
+
+    def __init__(self, sandbox: Sandbox, sock: socket.socket, pid: int):
+        self.sandbox, self.sock, self.pid = sandbox, sock, pid
+        self.dead = False
+
+    def request(self, message: dict, timeout: float) -> dict:
+        """Send a request and wait for the answer; ExecutorDied when the process dies or the time runs out."""
+        if self.dead:
+            raise ExecutorDied("the student process is no longer running")
+        self.sock.settimeout(timeout)
+        try:
+            wire.send(self.sock, message)
+            reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
+        except socket.timeout:
+            self.kill()
+            raise ExecutorDied(f"no answer within {timeout:g} s (an endless loop?)") from None
+        except (EOFError, OSError) as error:
+            self.kill()
+            raise ExecutorDied(f"the student process ended ({error.__class__.__name__})") from None
+        except wire.WireError as error:
+            self.kill()
+            raise ExecutorDied(f"the student process sent malformed data: {error}") from None
+        if type(reply) is not dict:
+            self.kill()
+            raise ExecutorDied("the student process sent malformed data")
+        return reply
+
+    def exec_cell(self, source: str, name: str, timeout: float) -> dict:
+        return self.request({"op": "exec", "source": source, "name": name}, timeout)
+
+    def describe(self, names: list[str], timeout: float) -> dict:
+        return self.request({"op": "describe", "names": names}, timeout).get("names", {})
+
+    def call(self, name: str, args: tuple, kwargs: dict, by_hand: bool, timeout: float) -> dict:
+        return self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
+                             "by_hand": by_hand}, timeout)
+
+    def kill(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.sandbox.kill(self.pid)
+            self.sock.close()
