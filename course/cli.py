@@ -39,10 +39,13 @@ def cmd_grade(args):
     from autograder import grading
     from autograder.course_dir import REPO_ROOT, course_id, require_assignments
 
+    assignments = require_assignments(args.assignments)
     course_dir = Path(args.course_dir or REPO_ROOT).resolve()
     if not (course_dir / "submitted").is_dir():
         raise UsageError(f"{course_dir}: no submitted/ folder to grade")
-    report = grading.run(course_dir, require_assignments(args.assignments), course_id(), jobs=args.jobs,
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    report = grading.run(course_dir, assignments, course_id(), jobs=args.jobs,
                          force=args.force, unsafe=args.unsafe, students=[args.student] if args.student else None)
     csv_path, json_path = grading.write_reports(report, course_dir / "reports")
     print(grading.summary(report))
