@@ -137,9 +137,11 @@ def describe_inputs(**inputs) -> str:
     """'x of shape (4, 5), p = 0.3': what a failure message says about the input (shapes and settings, no data)."""
     parts = []
     for name, value in inputs.items():
-        if isinstance(value, np.ndarray):
-            parts.append(f"{name} of shape {value.shape}")
-        elif isinstance(value, (int, float, str, bool)) or value is None:
+        if isinstance(value, (np.ndarray, np.generic)):
+            parts.append(f"{name} of shape {np.shape(value)}")
+        elif isinstance(value, float):
+            parts.append(f"{name} = {value:.3g}")
+        elif isinstance(value, (int, str, bool)) or value is None:
             parts.append(f"{name} = {value!r}")
         else:
             parts.append(f"{name} ({type(value).__name__})")

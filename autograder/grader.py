@@ -27,7 +27,7 @@ from autograder import engine
 from autograder import notebooks as nbs
 from autograder.handle import Handle, StudentError
 from autograder.plain import NotPlainData, to_plain
-from autograder.sandbox.worker import ExecutorDied, Sandbox
+from autograder.sandbox.worker import ExecutorDied, Sandbox, SandboxDied
 
 IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
                         "itertools", "functools", "collections")
@@ -77,11 +77,27 @@ class Unavailable:
 class StudentSession:
     """The student's process for one notebook, restarted (with the earlier cells replayed) when it dies."""
 
+    MAX_SANDBOX_RESTARTS = 3
+
     def __init__(self, sandbox: Sandbox, timeouts: Timeouts):
         self.sandbox, self.timeouts = sandbox, timeouts
         self.deadline = time.monotonic() + timeouts.notebook_seconds
         self.replay: list[tuple[str, str]] = []
-        self.executor = sandbox.spawn()
+        self.sandbox_restarts = 0
+        self.executor = self._spawn()
+
+    def _spawn(self):
+        try:
+            return self.sandbox.spawn()
+        except SandboxDied:
+            self._restart_sandbox()
+            return self.sandbox.spawn()
+
+    def _restart_sandbox(self) -> None:
+        self.sandbox_restarts += 1
+        if self.sandbox_restarts > self.MAX_SANDBOX_RESTARTS:
+            raise ExecutorDied("the student's code keeps killing the sandbox")
+        self.sandbox.restart()
 
     def _timeout(self) -> float:
         remaining = self.deadline - time.monotonic()
@@ -92,20 +108,29 @@ class StudentSession:
     def restart_if_dead(self) -> None:
         if not self.executor.dead:
             return
-        self.executor = self.sandbox.spawn()
+        self.executor = self._spawn()
         for source, name in self.replay:
             try:
                 self.executor.exec_cell(source, name, self._timeout())
             except ExecutorDied:
-                self.executor = self.sandbox.spawn()
+                self.executor = self._spawn()
 
     def run_cell(self, source: str, name: str, keep: bool = True) -> dict:
-        """Execute a cell; a cell that ran without error is replayed after a restart (when keep)."""
+        """Execute a cell; a cell that ran without error is replayed after a restart (when keep).
+
+        A cell after which the sandbox no longer answers killed it: the cell fails, the sandbox is started anew
+        and the earlier cells are replayed.
+        """
         self.restart_if_dead()
         try:
             reply = self.executor.exec_cell(source, name, self._timeout())
         except ExecutorDied as died:
-            return {"ok": False, "error": f"the cell stopped the student process: {died}", "stdout": ""}
+            reply = {"ok": False, "error": f"StudentError: the cell stopped the student process: {died}",
+                     "stdout": ""}
+        if not self.sandbox.alive():
+            self.executor.kill()
+            self._restart_sandbox()
+            return {"ok": False, "error": "StudentError: the cell killed the grader's sandbox", "stdout": ""}
         if reply.get("ok") and keep:
             self.replay.append((source, name))
         return reply

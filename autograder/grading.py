@@ -91,11 +91,12 @@ def is_done(course_dir: Path, task: Task) -> bool:
 # --- in a worker process ------------------------------------------------------------------------------------------
 
 _sandbox = None
+_timeouts = None
 
 
-def _init_worker(unsafe: bool) -> None:
+def _init_worker(unsafe: bool, timeouts, limits) -> None:
     """Die with the main process; import what grading needs once; start this worker's sandbox."""
-    global _sandbox
+    global _sandbox, _timeouts
     try:
         import ctypes
 
@@ -108,7 +109,8 @@ def _init_worker(unsafe: bool) -> None:
     from autograder.sandbox.worker import Sandbox
 
     torch.set_num_threads(1)
-    _sandbox = Sandbox(unsafe=unsafe)
+    _timeouts = timeouts
+    _sandbox = Sandbox(unsafe=unsafe, limits=limits)
 
 
 def grade_task(task: Task) -> dict:
@@ -119,9 +121,7 @@ def grade_task(task: Task) -> dict:
     global _sandbox
     check_module(task.assignment)  # import the checks here, once per worker
     if not _sandbox.alive():  # a submission killed the sandbox itself: start a new one
-        from autograder.sandbox.worker import Sandbox
-
-        _sandbox = Sandbox(unsafe=_sandbox.unsafe)
+        _restart_sandbox()
     results = []
     for name in task.notebooks:
         source = nbs.read_notebook(SOURCE_ROOT / task.assignment / name)
@@ -133,13 +133,10 @@ def grade_task(task: Task) -> dict:
             results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]))
             continue
         try:
-            grade, graded = grader.grade_notebook(_sandbox, submission, source)
+            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts)
         except Exception as error:  # the sandbox broke down: this notebook gets no points, the run goes on
             results.append(_not_gradable(source, name, digest, f"grading failed: {error}"))
-            _sandbox.close()
-            from autograder.sandbox.worker import Sandbox
-
-            _sandbox = Sandbox(unsafe=_sandbox.unsafe)
+            _restart_sandbox()
             continue
         finally:
             try:
@@ -149,6 +146,15 @@ def grade_task(task: Task) -> dict:
         results.append({"name": name, "sha256": digest, "cells": [asdict(c) for c in grade.cells],
                         "notebook": nbformat.writes(graded), "crashed": False})
     return {"task": asdict(task), "notebooks": results}
+
+
+def _restart_sandbox() -> None:
+    global _sandbox
+    from autograder.sandbox.worker import Sandbox
+
+    unsafe, limits = _sandbox.unsafe, _sandbox.limits
+    _sandbox.close()
+    _sandbox = Sandbox(unsafe=unsafe, limits=limits)
 
 
 def _not_gradable(source, name: str, digest: str, reason: str) -> dict:
@@ -209,8 +215,10 @@ def rows_from_autograded(course_dir: Path, task: Task) -> list[CellRow]:
 
 
 def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | None = None, force: bool = False,
-        unsafe: bool = False, students: list[str] | None = None, progress: bool = True) -> RunReport:
-    from autograder.sandbox.worker import bubblewrap_problem
+        unsafe: bool = False, students: list[str] | None = None, progress: bool = True, timeouts=None,
+        limits=None) -> RunReport:
+    from autograder.grader import Timeouts
+    from autograder.sandbox.worker import Limits, bubblewrap_problem
 
     if not unsafe:
         problem = bubblewrap_problem()
@@ -232,7 +240,7 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     context = multiprocessing.get_context("spawn")
     bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                                initargs=(unsafe,)) as pool:
+                                                initargs=(unsafe, timeouts or Timeouts(), limits or Limits())) as pool:
         futures = [pool.submit(grade_task, task) for task in todo]
         for future in concurrent.futures.as_completed(futures):
             result = future.result()

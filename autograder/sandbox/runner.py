@@ -27,7 +27,7 @@ import wire
 
 SCRATCH = os.environ.get("COURSE_SCRATCH", "/scratch")
 OUTPUT_CAP_BYTES = int(os.environ.get("COURSE_OUTPUT_CAP", str(64 * 1024)))
-MEMORY_LIMIT_BYTES = int(os.environ.get("COURSE_MEMORY_LIMIT", str(6 * 1024 ** 3)))
+MEMORY_LIMIT_BYTES = int(os.environ.get("COURSE_MEMORY_LIMIT", str(4 * 1024 ** 3)))
 CPU_LIMIT_SECONDS = int(os.environ.get("COURSE_CPU_LIMIT", "600"))
 FILE_LIMIT_BYTES = int(os.environ.get("COURSE_FILE_LIMIT", str(64 * 1024 ** 2)))
 ALLOWED_FUNCTION_MODULES = ("course.",)
@@ -166,9 +166,16 @@ class Executor:
         return {"ok": True, "result": result}
 
 
+def address_space_bytes() -> int:
+    """This process's virtual memory now (torch alone maps a few GB it never touches)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def run_executor(fd: int) -> None:
     os.setsid()  # its own process group, so it can be killed with everything it starts
-    for limit, value in ((resource.RLIMIT_AS, MEMORY_LIMIT_BYTES), (resource.RLIMIT_CPU, CPU_LIMIT_SECONDS),
+    memory = address_space_bytes() + MEMORY_LIMIT_BYTES  # what the submission may add to the warm process
+    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, CPU_LIMIT_SECONDS),
                          (resource.RLIMIT_FSIZE, FILE_LIMIT_BYTES), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
     folder = os.path.join(SCRATCH, f"run-{os.getpid()}")
@@ -248,6 +255,8 @@ def serve_forks(control: socket.socket) -> None:
                 except (ProcessLookupError, PermissionError):
                     pass
             wire.send(control, {"killed": pid})
+        elif command == "ping":
+            wire.send(control, {"pong": True})
         elif command == "reap":
             wire.send(control, {"killed": reap(own_pid, spawned)})
         else:

@@ -36,13 +36,17 @@ class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or does not work here; the message says how to install it or to pass --unsafe."""
 
 
+class SandboxDied(RuntimeError):
+    """The fork server itself is gone (a submission killed it); restart() makes a new one."""
+
+
 class ExecutorDied(RuntimeError):
     """The student's process ended (crash, os._exit, kill) or stopped answering in time."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 6 * 1024 ** 3
+    memory_bytes: int = 4 * 1024 ** 3       # on top of the warm process's own address space
     cpu_seconds: int = 600
     file_bytes: int = 64 * 1024 ** 2
     output_bytes: int = 64 * 1024
@@ -94,6 +98,10 @@ class Sandbox:
     def __init__(self, unsafe: bool = False, limits: Limits = Limits()):
         self.unsafe = unsafe
         self.limits = limits
+        self._start()
+
+    def _start(self) -> None:
+        unsafe, limits = self.unsafe, self.limits
         if not unsafe:
             problem = bubblewrap_problem()
             if problem:
@@ -136,12 +144,26 @@ class Sandbox:
             return ""
 
     def _command(self, command: str, fds=()) -> dict:
-        self.control.settimeout(30)
-        socket.send_fds(self.control, [command.encode()], list(fds))
-        return wire.receive(self.control)
+        try:
+            self.control.settimeout(30)
+            socket.send_fds(self.control, [command.encode()], list(fds))
+            return wire.receive(self.control)
+        except (OSError, EOFError, wire.WireError) as error:
+            raise SandboxDied(f"the sandbox stopped answering ({error.__class__.__name__})") from None
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        """The fork server runs and answers."""
+        if self.process.poll() is not None:
+            return False
+        try:
+            return bool(self._command("ping").get("pong"))
+        except SandboxDied:
+            return False
+
+    def restart(self) -> None:
+        """A new fork server in a new sandbox, after a submission killed the old one."""
+        self.close()
+        self._start()
 
     def spawn(self) -> "Executor":
         ours, theirs = socket.socketpair()
@@ -154,7 +176,7 @@ class Sandbox:
     def kill(self, pid: int) -> None:
         try:
             self._command(f"kill {pid}")
-        except (OSError, EOFError, wire.WireError):
+        except SandboxDied:
             pass
 
     def reap(self) -> int:

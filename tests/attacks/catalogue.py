@@ -1,0 +1,157 @@
+"""Attacks and faults, each a submission of 00_getting_started, with the points it deserves.
+
+Cheating attacks pair a WRONG rel_error with the trick, so any point for `rel_error_tests` would be undeserved.
+Fault attacks pair a correct solution with something that breaks the student's process, so only the broken cell
+may fail. Every attack writes the marker below into what it starts, so a test can find processes left behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import nbformat
+
+from autograder import notebooks as nbs
+from autograder.course_dir import REPO_ROOT
+
+MARKER = "ATTACK-MARKER-7f3a"
+WRONG = "def rel_error(a, b):\n    return 0.0\n"
+FULL = {"rel_error_tests": 2.0, "numerical_gradient_tests": 3.0}
+CHEATED = {"rel_error_tests": 0.0, "numerical_gradient_tests": 3.0}
+NOTHING = {"rel_error_tests": 0.0, "numerical_gradient_tests": 0.0}
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    make: Callable          # (solved notebook, source notebook) -> notebook, or str for raw file content
+    deserved: dict          # grade id -> points
+
+
+def answer_cell(notebook, grade_id):
+    return next(c for c in notebook.cells if nbs.grade_id(c) == grade_id)
+
+
+def with_rel_error(code: str):
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        answer_cell(notebook, "rel_error_answer").source = code
+        return notebook
+    return make
+
+
+def with_extra_cell(code: str):
+    """The correct solution plus a cell of the student's own, right after the rel_error answer."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        at = notebook.cells.index(answer_cell(notebook, "rel_error_answer")) + 1
+        notebook.cells.insert(at, nbformat.v4.new_code_cell(code))
+        return notebook
+    return make
+
+
+def edit_tests(change):
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        answer_cell(notebook, "rel_error_answer").source = WRONG
+        change(notebook)
+        return notebook
+    return make
+
+
+def _gut_test(notebook):
+    cell = answer_cell(notebook, "rel_error_tests")
+    cell.source = "pass"
+    cell.metadata.nbgrader["points"] = 100
+
+
+def _delete_test(notebook):
+    notebook.cells.remove(answer_cell(notebook, "rel_error_tests"))
+
+
+def _rename_test(notebook):
+    cell = answer_cell(notebook, "rel_error_tests")
+    cell.source = "pass"
+    cell.metadata.nbgrader["grade_id"] = "my_own_tests"
+
+
+SOURCE_PATH = REPO_ROOT / "source_notebooks" / "00_getting_started" / "getting_started.ipynb"
+CONFIG_PATH = REPO_ROOT / "nbgrader_config.py"
+
+
+def attacks(course_dir) -> list[Attack]:
+    gradebook = course_dir / "gradebook.db"
+    classmate = course_dir / "submitted" / "honest-classmate"
+    vandal = (f"import shutil, pathlib, sqlite3\n"
+              f"shutil.rmtree('{classmate}', ignore_errors=True)\n"
+              f"pathlib.Path('{CONFIG_PATH}').open('a').write('raise SystemExit')\n"
+              f"db = sqlite3.connect('{gradebook}'); db.execute('update grade set auto_score = 99'); db.commit()\n")
+    return [
+        Attack("patch-numpy-comparisons", with_rel_error(
+            "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, *x, **k: "
+            "np.ones(np.broadcast(a, b).shape, bool)\nnp.testing.assert_allclose = lambda *a, **k: None\n"
+            "np.max = lambda *a, **k: 0.0\n" + WRONG), CHEATED),
+        Attack("ast-transformer-removes-asserts", with_rel_error(
+            WRONG + "import ast\nclass NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+            "        return ast.Pass()\nget_ipython().ast_transformers.append(NoAsserts())\n"), CHEATED),
+        Attack("prints-all-tests-passed", with_rel_error(
+            WRONG + "print('All tests passed! 2.0')\nimport sys\nsys.stdout.write('{\"points\": 2}')\n"), CHEATED),
+        Attack("exception-hooks", with_rel_error(
+            WRONG + "import sys, traceback\nsys.excepthook = lambda *a: None\n"
+            "traceback.print_exception = lambda *a, **k: None\nsys.stderr = open('/dev/null', 'w')\n"), CHEATED),
+        Attack("fake-torch-module", with_rel_error(
+            "import sys, types\nfake = types.ModuleType('torch')\nfake.allclose = lambda *a, **k: True\n"
+            "sys.modules['torch'] = fake\n" + WRONG), CHEATED),
+        # the visible check of numerical_gradient calls the student's rel_error too, so both cells fail
+        Attack("ndarray-subclass-equal-to-everything", with_rel_error(
+            "import numpy as np\nclass Yes(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+            "    __le__ = __ge__ = __lt__ = __gt__ = __eq__\n"
+            "def rel_error(a, b):\n    return np.zeros(()).view(Yes)\n"), NOTHING),
+        Attack("object-with-rigged-comparisons", with_rel_error(
+            "class Anything(float):\n    def __eq__(self, other):\n        return True\n    def __sub__(self, o):\n"
+            "        return 0.0\n    __rsub__ = __sub__\n    def __abs__(self):\n        return 0.0\n"
+            "def rel_error(a, b):\n    return Anything(0.0)\n"), NOTHING),
+        Attack("reads-and-runs-the-solutions", with_rel_error(
+            "import json\ntry:\n    nb = json.load(open('" + str(SOURCE_PATH) + "'))\n"
+            "    exec(''.join(nb['cells'][4]['source']))\nexcept Exception:\n" + "    " + WRONG.replace("\n", "\n    ")
+            + "\n"), CHEATED),
+        Attack("imports-the-checks", with_rel_error(
+            "try:\n    from autograder.a00_getting_started import reference_rel_error as rel_error\n"
+            "except Exception:\n" + "    " + WRONG.replace("\n", "\n    ") + "\n"), CHEATED),
+        Attack("torch-in-a-by-hand-exercise", with_rel_error(
+            "import torch\ndef rel_error(a, b):\n    a, b = torch.tensor(a), torch.tensor(b)\n"
+            "    return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+        Attack("writes-the-gradebook-and-vandalises", with_rel_error(WRONG + vandal), CHEATED),
+        Attack("background-process-outlives-the-submission", with_rel_error(
+            WRONG + "import subprocess, sys\nlater = " + repr(f"import time\ntime.sleep(3)\n{vandal}# {MARKER}\n")
+            + "\nsubprocess.Popen([sys.executable, '-c', later], start_new_session=True)\n"
+            "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(30)\n    os._exit(0)\n"),
+            CHEATED),
+        Attack("holds-a-lock-on-the-gradebook", with_rel_error(
+            WRONG + f"import sqlite3\ndb = sqlite3.connect('{gradebook}')\ndb.execute('begin exclusive')\n"), CHEATED),
+        Attack("edits-a-locked-test-cell", edit_tests(_gut_test), CHEATED),
+        Attack("deletes-a-test-cell", edit_tests(_delete_test), CHEATED),
+        Attack("renames-a-grade-id", edit_tests(_rename_test), CHEATED),
+        Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
+        Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
+        Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+               FULL),
+        Attack("kills-the-process-that-forked-it", with_extra_cell("import os, signal\nos.kill(os.getppid(), 9)"), FULL),
+        Attack("endless-loop-ignoring-interrupts", with_extra_cell(
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, "
+            f"signal.SIG_IGN)\nmarker = '{MARKER}'\nwhile True:\n    pass"), FULL),
+        Attack("memory-bomb", with_extra_cell("chunks = []\nwhile True:\n    chunks.append(bytearray(256 * 1024 ** 2))"),
+               FULL),
+        Attack("segfault", with_extra_cell("import ctypes\nctypes.string_at(0)"), FULL),
+        Attack("100-mb-of-output", with_extra_cell("print('x' * 100_000_000)\nprint('y' * 50_000_000, end='')"), FULL),
+        Attack("fork-bomb-lite", with_extra_cell(
+            "import os\nfor _ in range(50):\n    if os.fork() == 0:\n        import time\n        time.sleep(60)\n"
+            "        os._exit(0)"), FULL),
+        Attack("invalid-json", lambda solved, source: '{"cells": [', NOTHING),
+        Attack("empty-file", lambda solved, source: "", NOTHING),
+        Attack("another-assignments-notebook", lambda solved, source: json.dumps(nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell("def train():\n    pass")])), NOTHING),
+    ]

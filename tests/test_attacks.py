@@ -1,0 +1,119 @@
+"""The attack and fault catalogue (tests/attacks/catalogue.py) through `course grade`, in one class.
+
+Each attack gets exactly the points it deserves and a reason for what it lost; an honest classmate graded in the
+same run keeps full marks; the course files, the gradebook and every other submission are intact afterwards; and
+no process an attack started is left running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import grading
+from autograder import notebooks as nbs
+from autograder.course_dir import SOURCE_ROOT, course_id, nbgrader
+from autograder.grader import Timeouts
+from autograder.sandbox.worker import Limits, bubblewrap_problem
+from autograder.submissions import fill_solutions
+from tests.attacks.catalogue import CONFIG_PATH, MARKER, attacks
+
+ASSIGNMENT = "00_getting_started"
+NOTEBOOK = "getting_started.ipynb"
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("attacks"),
+              pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree_digest(folder):
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def attacked_class(tmp_path_factory):
+    course = tmp_path_factory.mktemp("attacked")
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", quiet=True)
+    source = nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK)
+    solved = fill_solutions(nbs.read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK), source)
+    catalogue = attacks(course)
+    for student, notebook in [("honest-classmate", solved)] + [(a.name, a.make(solved, source)) for a in catalogue]:
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        path = folder / NOTEBOOK
+        path.write_text(notebook) if isinstance(notebook, str) else nbformat.write(notebook, path)
+    before = {"config": digest(CONFIG_PATH), "sources": tree_digest(SOURCE_ROOT / ASSIGNMENT),
+              "classmate": tree_digest(course / "submitted" / "honest-classmate")}
+    report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
+                         timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
+                         limits=Limits(memory_bytes=1024 ** 3))
+    return course, catalogue, report, before
+
+
+def scores(course, student):
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {g.name: g.auto_score for g in
+                gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, student).grades if g.auto_score is not None
+                or g.cell.__class__.__name__ == "GradeCell"}
+
+
+def test_every_attack_gets_exactly_what_it_deserves(attacked_class):
+    course, catalogue, report, _ = attacked_class
+    wrong = {}
+    for attack in catalogue:
+        got = {k: v for k, v in scores(course, attack.name).items() if k in attack.deserved}
+        if got != attack.deserved:
+            wrong[attack.name] = got
+    assert not wrong, f"undeserved or lost points: {wrong}"
+
+
+def test_every_lost_point_has_a_reason(attacked_class):
+    _, _, report, _ = attacked_class
+    for row in report.rows:
+        if row.points is not None and row.points < row.max_points:
+            assert row.reason.strip(), f"{row.student}:{row.grade_id} lost points without a reason"
+
+
+def test_the_honest_classmate_keeps_full_marks(attacked_class):
+    course, _, _, before = attacked_class
+    assert {k: v for k, v in scores(course, "honest-classmate").items() if k.endswith("_tests")} == \
+        {"rel_error_tests": 2.0, "numerical_gradient_tests": 3.0}
+    assert tree_digest(course / "submitted" / "honest-classmate") == before["classmate"]
+
+
+def test_course_files_and_gradebook_are_intact(attacked_class):
+    course, _, _, before = attacked_class
+    assert digest(CONFIG_PATH) == before["config"]
+    assert tree_digest(SOURCE_ROOT / ASSIGNMENT) == before["sources"]
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert db.execute("select count(*) from grade where auto_score > 10").fetchone()[0] == 0
+
+
+def test_no_process_is_left_behind(attacked_class):
+    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+    left = [line for line in listing if MARKER in line or "runner.py" in line]
+    assert not left, f"still running after grading: {left}"
+
+
+def test_output_is_capped_in_bytes(attacked_class):
+    course = attacked_class[0]
+    graded = course / "autograded" / "100-mb-of-output" / ASSIGNMENT / NOTEBOOK
+    assert graded.stat().st_size < 1024 ** 2
+
+
+def test_unsafe_mode_is_refused_without_a_sandbox(monkeypatch, tmp_path):
+    import autograder.sandbox.worker as worker
+    from autograder.course_dir import CourseError
+
+    monkeypatch.setattr(worker, "bubblewrap_problem", lambda: "bubblewrap (bwrap) is not installed")
+    (tmp_path / "submitted").mkdir()
+    with pytest.raises(CourseError, match="--unsafe"):
+        grading.run(tmp_path, [ASSIGNMENT], course_id(), progress=False)
