@@ -10,14 +10,28 @@ from autograder.course_dir import SOURCE_ROOT, require_assignments
 
 
 def check_notebook(path: Path, assignment: str | None = None, with_experiments: bool = False):
-    """Grade the notebook at path; returns (printable table, NotebookGrade)."""
+    """Grade the notebook at path; returns (printable table, NotebookGrade).
+
+    Like `course grade`: the learner's code in the sandbox (where bubblewrap is missing, it runs unsandboxed, as
+    it would in Jupyter: it is the learner's own), the checks here. with_experiments: run every cell in a Jupyter
+    kernel instead, experiments included, as the notebook itself would.
+    """
+    from autograder import grader
+    from autograder.sandbox.worker import Sandbox, bubblewrap_problem
+
     if assignment:
         require_assignments([assignment])
     submission = nbs.read_notebook(path)
     assignment, source_path = engine.find_source(submission, SOURCE_ROOT, assignment)
-    grade, _ = engine.grade_notebook(submission, nbs.read_notebook(source_path),
-                                     skip_experiments=not with_experiments, workdir=path.resolve().parent)
-    return format_table(f"{assignment}/{source_path.name}", grade), grade
+    source = nbs.read_notebook(source_path)
+    title = f"{assignment}/{source_path.name}"
+    if with_experiments:
+        grade, _ = engine.grade_notebook(submission, source, skip_experiments=False, workdir=path.resolve().parent)
+        return format_table(title, grade), grade
+    unsafe = bubblewrap_problem() is not None
+    with Sandbox(unsafe=unsafe) as sandbox:
+        grade, _ = grader.grade_notebook(sandbox, submission, source)
+    return format_table(title + ("  (no sandbox on this machine)" if unsafe else ""), grade), grade
 
 
 def format_table(title: str, grade: engine.NotebookGrade) -> str:

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class RunReport:
     graded: int = 0
     already_done: int = 0
     crashed: int = 0
+    work_seconds: float = 0.0   # time workers spent grading (the floor, without start-up and waiting)
     rows: list[CellRow] = field(default_factory=list)
 
 
@@ -119,6 +121,7 @@ def grade_task(task: Task) -> dict:
     from autograder.course_dir import check_module
 
     global _sandbox
+    started = time.perf_counter()
     check_module(task.assignment)  # import the checks here, once per worker
     if not _sandbox.alive():  # a submission killed the sandbox itself: start a new one
         _restart_sandbox()
@@ -145,7 +148,7 @@ def grade_task(task: Task) -> dict:
                 pass
         results.append({"name": name, "sha256": digest, "cells": [asdict(c) for c in grade.cells],
                         "notebook": nbformat.writes(graded), "crashed": False})
-    return {"task": asdict(task), "notebooks": results}
+    return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
 
 
 def _restart_sandbox() -> None:
@@ -246,6 +249,7 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
             result = future.result()
             report.rows += save(course_dir, course_id, result)
             report.graded += 1
+            report.work_seconds += result["seconds"]
             report.crashed += any(n["crashed"] for n in result["notebooks"])
             bar.update(1)
             bar.set_postfix(failures=report.crashed)

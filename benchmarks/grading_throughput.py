@@ -1,0 +1,94 @@
+"""Grade the same synthetic class with stock `nbgrader autograde` and with `course grade`; compare.
+
+For every assignment: N submissions (the full solution, the untouched release, and every catalogued mistake in
+turn), in two copies of one course directory. Prints per assignment the wall time of each grader, the throughput
+ratio, whether every grade cell got the same score, and the floor: the time `course grade`'s workers spent in the
+graded cells themselves (seconds of work per submission, summed over workers).
+
+    .venv/bin/python benchmarks/grading_throughput.py [--per-assignment 40] [--jobs 2] [ASSIGNMENT ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from autograder import grading
+from autograder import notebooks as nbs
+from autograder import submissions
+from autograder.course_dir import SOURCE_ROOT, all_assignments, check_module, course_id, nbgrader
+
+
+def synthetic_class(course: Path, assignment: str, size: int) -> None:
+    release_dir = course / "release" / assignment
+    mistakes = [(c, m) for c in check_module(assignment).CHECKS for m in c.mistakes]
+    for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+        source = nbs.read_notebook(path)
+        release = nbs.read_notebook(release_dir / path.name)
+        solved = submissions.fill_solutions(release, source)
+        for k in range(size):
+            if k % 4 == 0:
+                notebook = solved
+            elif k % 4 == 1 and k % 8 == 1:
+                notebook = release
+            else:
+                chk, mistake = mistakes[k % len(mistakes)]
+                try:
+                    notebook = submissions.with_mistake(solved, mistake, mistake.replaces or chk.functions[0])
+                except ValueError:
+                    notebook = solved
+            folder = course / "submitted" / f"student-{k:03d}" / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, folder / path.name)
+
+
+def scores(course: Path, assignment: str) -> dict:
+    found = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    found[(submission.student_id, notebook.name, grade.name)] = grade.auto_score
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("assignments", nargs="*")
+    parser.add_argument("--per-assignment", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    names = args.assignments or all_assignments()
+    print(f"{'assignment':22} {'subs':>5} {'stock nbgrader':>15} {'course grade':>13} {'ratio':>7} "
+          f"{'floor/sub':>10} {'same scores':>12}")
+    all_same = True
+    with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
+        for assignment in names:
+            stock, ours = Path(tmp) / f"stock-{assignment}", Path(tmp) / f"ours-{assignment}"
+            stock.mkdir()
+            nbgrader(stock, "generate_assignment", assignment, "--force", quiet=True)
+            synthetic_class(stock, assignment, args.per_assignment)
+            shutil.copytree(stock, ours)
+            started = time.perf_counter()
+            nbgrader(stock, "autograde", assignment, "--force", quiet=True)
+            stock_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            report = grading.run(ours, [assignment], course_id(), jobs=args.jobs, progress=False)
+            our_seconds = time.perf_counter() - started
+            same = scores(stock, assignment) == scores(ours, assignment)
+            all_same &= same
+            floor = report.work_seconds / max(report.graded, 1)
+            print(f"{assignment:22} {report.graded:5d} {stock_seconds:14.1f}s {our_seconds:12.1f}s "
+                  f"{stock_seconds / our_seconds:6.1f}x {floor * 1000:8.0f}ms {'yes' if same else 'NO':>12}")
+    return 0 if all_same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
