@@ -82,12 +82,13 @@ SOURCE_PATH = REPO_ROOT / "source_notebooks" / "00_getting_started" / "getting_s
 CONFIG_PATH = REPO_ROOT / "nbgrader_config.py"
 
 
-def attacks(course_dir) -> list[Attack]:
+def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
+    """The catalogue against a class in course_dir; config_path is the nbgrader config the vandals append to."""
     gradebook = course_dir / "gradebook.db"
     classmate = course_dir / "submitted" / "honest-classmate"
     vandal = (f"import shutil, pathlib, sqlite3\n"
               f"shutil.rmtree('{classmate}', ignore_errors=True)\n"
-              f"pathlib.Path('{CONFIG_PATH}').open('a').write('raise SystemExit')\n"
+              f"pathlib.Path('{config_path}').open('a').write('raise SystemExit')\n"
               f"db = sqlite3.connect('{gradebook}'); db.execute('update grade set auto_score = 99'); db.commit()\n")
     return [
         Attack("patch-numpy-comparisons", with_rel_error(
