@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from autograder.handle import CallLog, Handle, LocalHandle, StudentError
-from autograder.plain import NotPlainData, to_plain
+from autograder.plain import NotPlainData, function_name, is_course_function, to_plain
 
 
 class CheckFailed(AssertionError):
@@ -76,6 +76,9 @@ class Check:
         log = CallLog()
         handles = []
         for name, function in zip(self.functions, student_functions):
+            if is_course_function(function):
+                raise CheckFailed(f"{self.name}: {name} is {function_name(function)}, the course's own function; "
+                                  "the exercise is to write it yourself")
             if isinstance(function, Handle):
                 function.log = log
                 function.by_hand = self.by_hand

@@ -166,6 +166,9 @@ def grader_namespace(session: StudentSession, source: str) -> dict:
         kind = description.get("kind")
         if kind == "function":
             namespace[name] = RemoteHandle(session, name)
+        elif kind == "course_function" and str(description.get("name", "")).startswith("course."):
+            module, _, function = description["name"].partition(":")  # the course's own code: run it here
+            namespace[name] = getattr(importlib.import_module(module), function)
         elif kind == "module" and str(description.get("module")).split(".")[0] in IMPORTABLE_IN_GRADER:
             namespace[name] = importlib.import_module(description["module"])
         elif kind == "value":

@@ -129,4 +129,6 @@ def test_a_check_names_the_recognised_mistake_and_passes_the_right_answer(capsys
     assert "Likely mistake" not in str(failure.value)
     with pytest.raises(CheckFailed, match="did you run the cell"):
         check_identity(None)
+    with pytest.raises(CheckFailed, match="the course's own function"):
+        check_identity(testfunctions.square_sum)
     assert isinstance(CheckFailed("x"), AssertionError)  # nbgrader counts it as a failed test

@@ -85,10 +85,21 @@ def resolve_function(name: str):
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def course_function_name(value) -> str | None:
+    """'course.module:name' for an unchanged function of the course package (the grader uses its own copy)."""
+    module = sys.modules.get(getattr(value, "__module__", "") or "")
+    name = getattr(value, "__qualname__", "")
+    if module is None or not module.__name__.startswith(ALLOWED_FUNCTION_MODULES) or not name.isidentifier():
+        return None
+    return f"{module.__name__}:{name}" if getattr(module, name, None) is value else None
+
+
 def describe(value):
     """What a name in the student's namespace is, in plain data."""
     if isinstance(value, types.ModuleType):
         return {"kind": "module", "module": value.__name__}
+    if isinstance(value, types.FunctionType) and course_function_name(value):
+        return {"kind": "course_function", "name": course_function_name(value)}
     if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         return {"kind": "function"}
     try:
