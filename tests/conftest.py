@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# one BLAS / torch thread per process: tests run in parallel, and kernels inherit this
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from autograder import notebooks as nbs  # noqa: E402
 from autograder.course_dir import SOURCE_ROOT, all_assignments, check_module  # noqa: E402
