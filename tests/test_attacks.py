@@ -8,6 +8,7 @@ no process an attack started is left running.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 
@@ -51,9 +52,17 @@ def attacked_class(tmp_path_factory):
         path.write_text(notebook) if isinstance(notebook, str) else nbformat.write(notebook, path)
     before = {"config": digest(CONFIG_PATH), "sources": tree_digest(SOURCE_ROOT / ASSIGNMENT),
               "classmate": tree_digest(course / "submitted" / "honest-classmate")}
-    report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
-                         timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
-                         limits=Limits(memory_bytes=1024 ** 3))
+    # the workers make their sandboxes' folders under this TMPDIR, which names them in the process list
+    sandboxes = tmp_path_factory.mktemp("sandboxes")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(sandboxes)
+    try:
+        report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
+                             timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
+                             limits=Limits(memory_bytes=1024 ** 3))
+    finally:
+        os.environ.pop("TMPDIR") if previous is None else os.environ.__setitem__("TMPDIR", previous)
+    before["sandboxes"] = str(sandboxes)
     return course, catalogue, report, before
 
 
@@ -98,8 +107,9 @@ def test_course_files_and_gradebook_are_intact(attacked_class):
 
 
 def test_no_process_is_left_behind(attacked_class):
+    sandboxes = attacked_class[3]["sandboxes"]
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
-    left = [line for line in listing if MARKER in line or "runner.py" in line]
+    left = [line for line in listing if MARKER in line or sandboxes in line]
     assert not left, f"still running after grading: {left}"
 
 
