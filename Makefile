@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_JOBS ?= 2
 
-.PHONY: setup test demo solutions benchmark student-wheel clean help
+.PHONY: setup test demo lab solutions benchmark student-wheel clean help
 
 help:
 	@echo "make setup          create $(VENV) with the pinned packages (instructor tools and tests)"
 	@echo "make test           run the whole test suite (what CI runs)"
 	@echo "make demo           release, submit, grade, feedback and export for a demo class in build/demo"
+	@echo "make lab            your self-study workspace (student versions, your work kept) opened in JupyterLab"
 	@echo "make solutions      re-execute the worked solutions into solutions/"
 	@echo "make benchmark      time every solution notebook"
 	@echo "make student-wheel  build the student package (course without autograder) into dist/"
@@ -31,6 +32,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/course demo
+
+lab: $(STAMP)
+	$(BIN)/course lab
 
 solutions: $(STAMP)
 	$(BIN)/python -m autograder.solutions

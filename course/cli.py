@@ -1,4 +1,4 @@
-"""The `course` command: release, grade, feedback, export (instructors), check (self-study) and demo.
+"""The `course` command: release, grade, feedback, export (instructors), check and lab (self-study), and demo.
 
 Every subcommand has --help. A problem with the input (unknown assignment, a missing or broken notebook) prints one
 line to stderr and exits with status 2; nothing is left half-written.
@@ -88,6 +88,17 @@ def cmd_check(args):
     return 0 if grade.auto_points == grade.auto_max else 1
 
 
+def cmd_lab(args):
+    from course import workspace
+
+    try:
+        prepared = workspace.prepare(Path(args.workspace) if args.workspace else workspace.DEFAULT_WORKSPACE)
+        print(prepared.summary())
+        return workspace.start_lab(prepared.folder, port=args.port, open_browser=not args.no_browser)
+    except workspace.WorkspaceError as error:
+        raise UsageError(str(error)) from None
+
+
 def cmd_demo(args):
     _instructor_tools()
     from autograder import demo
@@ -136,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("notebook", help="your notebook (.ipynb)")
     sub.add_argument("--assignment", help="the assignment it belongs to (default: recognised from its cells)")
     sub.add_argument("--with-experiments", action="store_true", help="also run the cells tagged experiment")
+
+    sub = add("lab", cmd_lab, "Self-study: put the student version of every assignment into your workspace "
+                              "(your work is kept) and open JupyterLab there.")
+    sub.add_argument("--workspace", help="your workspace folder (default: workspace/ in the clone)")
+    sub.add_argument("--port", type=int, help="JupyterLab's port (default: 8888, or the next free one)")
+    sub.add_argument("--no-browser", action="store_true", help="start JupyterLab without opening a web browser")
 
     sub = add("demo", cmd_demo, "Run a whole course cycle on a demo class in build/demo: release, submit, grade, "
                                 "feedback, export, summary table and score plot.")

@@ -9,7 +9,7 @@ import pytest
 
 from course.cli import build_parser
 
-COMMANDS = ["release", "grade", "feedback", "export", "check", "demo"]
+COMMANDS = ["release", "grade", "feedback", "export", "check", "lab", "demo"]
 
 
 def course(*args, cwd=None):
