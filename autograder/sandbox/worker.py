@@ -68,6 +68,8 @@ def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
+    # a private /tmp first: the binds below may lie under /tmp (a clone in a temporary folder) and must stay visible
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
         if os.path.exists(system):
             command += ["--ro-bind", system, system]
@@ -76,8 +78,7 @@ def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd
     course = REPO_ROOT / "course"
     command += ["--ro-bind", str(course), str(course)]   # the student package; `autograder` stays outside
     command += ["--ro-bind", runner_dir, "/runner"]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
+    command += ["--size", str(limits.scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
     environment = {"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib", "MPLBACKEND": "Agg",
                    "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
                    "PATH": f"{prefix}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
