@@ -199,6 +199,25 @@ def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool
     return True, printed.getvalue(), ""
 
 
+def grade_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool, str, str]:
+    """A test cell: the verdict here, and the student's process left as a notebook kernel would leave it.
+
+    In a kernel, hidden tests that come first and fail stop the cell before its visible part: then the visible
+    part does not run in the student's process either (names it defines stay undefined, as under nbgrader).
+    """
+    visible = nbs.remove_hidden_tests(source)
+    if source.lstrip().startswith(nbs.HIDDEN_BEGIN):
+        passed, printed, message = run_test_cell(session, nbs.hidden_tests(source), name)
+        if not passed:
+            return passed, printed, message
+        reply = session.run_cell(visible, name, keep=True)
+        passed, more, message = run_test_cell(session, visible, name)
+        return passed, reply.get("stdout", "") + printed + more, message
+    reply = session.run_cell(visible, name, keep=True)
+    passed, printed, message = run_test_cell(session, source, name)
+    return passed, reply.get("stdout", "") + printed, message
+
+
 def _stream(text: str) -> list:
     return [{"output_type": "stream", "name": "stdout", "text": text}] if text else []
 
@@ -221,9 +240,8 @@ def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Ti
                 continue
             name = nbs.grade_id(cell) or f"cell-{index}"
             if nbs.is_test(cell):
-                visible = session.run_cell(nbs.remove_hidden_tests(cell.source), name, keep=True)
-                passed, printed, message = run_test_cell(session, cell.source, name)
-                outputs = _stream(visible.get("stdout", "") + printed)
+                passed, printed, message = grade_test_cell(session, cell.source, name)
+                outputs = _stream(printed)
                 if not passed:
                     outputs.append(_error(message))
             else:

@@ -100,6 +100,11 @@ def remove_hidden_tests(source: str) -> str:
     return _HIDDEN.sub("", source).strip("\n")
 
 
+def hidden_tests(source: str) -> str:
+    """Only the hidden-test blocks of a test cell's source."""
+    return "\n".join(match.group(0).rstrip("\n") for match in _HIDDEN.finditer(source))
+
+
 def assignments(source_root: str | Path) -> list[str]:
     """Names of the assignments: the folders of source_notebooks/ that hold a notebook."""
     root = Path(source_root)

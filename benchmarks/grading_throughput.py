@@ -82,6 +82,11 @@ def main() -> int:
         report = grading.run(ours, names, course_id(), jobs=args.jobs, progress=False)
         our_seconds = time.perf_counter() - started
         same = {a: scores(stock, a) == scores(ours, a) for a in names}
+        for assignment in names:
+            theirs, mine = scores(stock, assignment), scores(ours, assignment)
+            for key in sorted(set(theirs) | set(mine)):
+                if theirs.get(key) != mine.get(key):
+                    print(f"differs: {assignment} {key}: stock {theirs.get(key)}, course grade {mine.get(key)}")
     total_stock = sum(stock_seconds.values())
     print(f"{'assignment':22} {'submissions':>11} {'stock nbgrader':>15} {'per notebook':>13} {'same scores':>12}")
     for assignment in names:
