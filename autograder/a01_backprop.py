@@ -13,7 +13,6 @@ Every mistake implementation is self-contained (numpy and builtins only): the de
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -25,20 +24,6 @@ from course import testfunctions
 from course.gradcheck import numerical_gradient, rel_error
 
 KINDS = ("linear", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")
-
-
-def single_threaded(body):
-    """Run a check body with torch on one thread: the references are tiny, and on a busy machine waking torch's
-    thread pool costs tens of milliseconds per call. The previous setting is restored afterwards."""
-    @functools.wraps(body)
-    def run(*args, **kwargs):
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return body(*args, **kwargs)
-        finally:
-            torch.set_num_threads(before)
-    return run
 
 
 def _t(x, requires_grad: bool = False) -> torch.Tensor:
@@ -109,7 +94,6 @@ def graph_q_is_a_product(x, y, z):
     Mistake("the last gate adds z instead of multiplying by it: f = q * z", graph_add_gate_at_the_end),
     Mistake("q is computed as x * y; the first gate is an addition, q = x + y", graph_q_is_a_product),
 ])
-@single_threaded
 def check_graph_forward(add_mul_graph, rng):
     """The forward values q = x + y and f = q z."""
     for x, y, z, where in _graph_points(rng):
@@ -142,7 +126,6 @@ def graph_q_and_z_swapped(x, y, z):
             graph_dfdz_is_z),
     Mistake("q and z are swapped: df/dx = df/dy = df/dq = z, and df/dz = q", graph_q_and_z_swapped),
 ])
-@single_threaded
 def check_graph_backward(add_mul_graph, rng):
     """The gradients df/dx, df/dy, df/dz by the chain rule, against torch autograd."""
     for x, y, z, where in _graph_points(rng):
@@ -209,7 +192,6 @@ def gate_max_to_both(gate, a, b, dout):
             gate_add_halves),
     Mistake("the max gate passes dout to both inputs; only the larger input gets it", gate_max_to_both),
 ])
-@single_threaded
 def check_gate_backward(gate_backward, rng):
     """(da, db) of the add, multiply and max gates for scalars and arrays, ties of max included."""
     for gate in ("add", "mul", "max"):
@@ -279,7 +261,6 @@ def neuron_no_bias_gradient(w, x):
     Mistake("dw has no entry for the bias w_d (its gradient is dz): dw must have the shape of w",
             neuron_no_bias_gradient),
 ])
-@single_threaded
 def check_sigmoid_neuron(sigmoid_neuron, rng):
     """out = sigma(w_0 x_0 + ... + w_{d-1} x_{d-1} + w_d) and its gradients dw, dx, against torch autograd."""
     cases = [(np.array([2.0, -3.0, -3.0]), np.array([-1.0, -2.0]))]          # the lecture's neuron
@@ -436,7 +417,6 @@ def forward_softplus_overflows(z, kind, alpha=None):
     Mistake("softplus computed as log(1 + exp(z)) overflows to inf for large z; use np.logaddexp(0, z) or "
             "max(z, 0) + log1p(exp(-|z|))", forward_softplus_overflows),
 ])
-@single_threaded
 def check_activation_forward(activation_forward, rng):
     """f(z) of the eight activations against torch (step, sigmoid, tanh, relu, F.leaky_relu, F.elu, F.softplus)."""
     for z, kind, alpha in _activation_cases(rng):
@@ -563,7 +543,6 @@ def derivative_softplus_sign(z, kind, alpha=None):
     Mistake("softplus' derivative is written 1 / (1 + e^z); it is the sigmoid 1 / (1 + e^-z)",
             derivative_softplus_sign),
 ])
-@single_threaded
 def check_activation_derivative(activation_derivative, rng):
     """f'(z) of the eight activations against torch autograd (the step's derivative is 0 everywhere)."""
     for z, kind, alpha in _activation_cases(rng):
@@ -612,7 +591,6 @@ def affine_forward_caches_output(x, W, b):
     Mistake("the cache holds the output; it must be (x, W, b), what the backward pass needs",
             affine_forward_caches_output),
 ])
-@single_threaded
 def check_affine_forward(affine_forward, rng):
     """out = x W^T + b against F.linear, and the cache (x, W, b)."""
     for x, W, b in _affine_cases(rng):
@@ -663,7 +641,6 @@ def affine_outputs_in_wrong_order(dout, cache):
             "alone", affine_dx_over_batch),
     Mistake("the outputs are in the wrong order: return (dx, dW, db)", affine_outputs_in_wrong_order),
 ])
-@single_threaded
 def check_affine_backward_dx(affine_backward, rng):
     """dx of the fully connected layer against torch autograd through F.linear."""
     _affine_backward_compare(affine_backward, 0, "dx", rng)
@@ -698,7 +675,6 @@ def affine_dw_last_example_only(dout, cache):
     Mistake("in the loop over examples dW is assigned (=) instead of accumulated (+=): only the last example "
             "counts", affine_dw_last_example_only),
 ])
-@single_threaded
 def check_affine_backward_dW(affine_backward, rng):
     """dW of the fully connected layer against torch autograd through F.linear."""
     _affine_backward_compare(affine_backward, 1, "dW", rng)
@@ -729,7 +705,6 @@ def affine_db_not_summed(dout, cache):
     Mistake("db is dout itself, one row per example; b is shared by all examples, so sum the rows (axis=0)",
             affine_db_not_summed),
 ])
-@single_threaded
 def check_affine_backward_db(affine_backward, rng):
     """db of the fully connected layer against torch autograd through F.linear."""
     _affine_backward_compare(affine_backward, 2, "db", rng)
@@ -775,7 +750,6 @@ def softmax_wrong_axis(z):
     Mistake("the softmax is taken over axis 0 (the examples); each row (axis=-1) must sum to 1",
             softmax_wrong_axis),
 ])
-@single_threaded
 def check_softmax(softmax, rng):
     """softmax over the last axis against torch.softmax, for scores around 0 and around +-1000."""
     for z in _softmax_cases(rng):
@@ -863,7 +837,6 @@ def ce_gradient_without_onehot(scores, y):
     Mistake("the gradient is p / N; subtract 1 at the true class: dscores = (p - onehot(y)) / N",
             ce_gradient_without_onehot),
 ])
-@single_threaded
 def check_softmax_cross_entropy(softmax_cross_entropy, rng):
     """The mean softmax cross-entropy and its gradient against F.cross_entropy and autograd."""
     for scores, y in _ce_cases(rng):
@@ -924,7 +897,6 @@ def mse_gradient_sign(a, y):
     Mistake("the gradient misses the 1/N of the mean over the batch", mse_gradient_without_mean),
     Mistake("the gradient has the wrong sign: it is 2 (a - y) / N, pointing from y towards a", mse_gradient_sign),
 ])
-@single_threaded
 def check_mse_loss(mse_loss, rng):
     """C = (1/N) sum_n ||a_n - y_n||^2 and dC/da, against F.mse_loss(reduction='sum') / N and autograd."""
     for a, y in _mse_cases(rng):
@@ -987,7 +959,6 @@ def bce_log10(z, y):
             "the K outputs and averages over the N examples", bce_mean_over_all_entries),
     Mistake("the loss uses log base 10; use the natural log", bce_log10),
 ])
-@single_threaded
 def check_sigmoid_binary_cross_entropy(sigmoid_binary_cross_entropy, rng):
     """Binary cross-entropy of sigmoid(z) and its gradient dz, against F.binary_cross_entropy and autograd."""
     for z, y in _bce_cases(rng):
@@ -1247,7 +1218,6 @@ def _mlp_compare_loss(mlp_loss_and_grads, rng):
     Mistake("the loss is summed over the batch; the course's losses are means over the N examples",
             mlp_loss_summed_over_batch),
 ])
-@single_threaded
 def check_mlp_loss(mlp_loss_and_grads, rng):
     """The loss of an MLP of depth 1 to 4 with several activations, losses and L2 strengths, against torch."""
     _mlp_compare_loss(mlp_loss_and_grads, rng)
@@ -1423,7 +1393,6 @@ def mlp_weight_gradient_transposed(params, X, y, activation="relu", loss="softma
     Mistake("the weight gradients are transposed: dW^l = (delta^l)^T a^(l-1) has the shape of W^l, (n_l, n_(l-1))",
             mlp_weight_gradient_transposed),
 ])
-@single_threaded
 def check_mlp_gradients(mlp_loss_and_grads, rng):
     """Every dW_l and db_l of an MLP of depth 1 to 4 against torch autograd on the same weights."""
     for params, X, y, activation, loss, reg, where in _mlp_cases(rng):
@@ -1518,7 +1487,6 @@ def grad_check_signed(f, x, analytic_grad, h=1e-5):
             grad_check_mean),
     Mistake("the difference analytic - numerical is not taken in absolute value", grad_check_signed),
 ])
-@single_threaded
 def check_gradient_check(gradient_check, rng):
     """max relative error between a given analytic gradient and the centered difference, for right and wrong
     analytic gradients of course.testfunctions."""
@@ -1843,7 +1811,6 @@ def _sgd_order(sgd, mlp, rng):
            Mistake("minibatches are drawn with replacement (rng.integers); an epoch is one pass over a permutation "
                    "of the examples, each used exactly once", sgd_with_replacement, replaces="minibatch_sgd"),
        ])
-@single_threaded
 def check_minibatch_sgd(minibatch_sgd, mlp_loss_and_grads, rng):
     """Minibatch SGD, judged with the student's own mlp_loss_and_grads (so that a wrong gradient does not cost the
     SGD points): exact steps on identical examples, a fresh permutation per epoch, reproducible with the same rng.
@@ -1953,7 +1920,6 @@ def tvt_val_overlaps_test(n, val_fraction, test_fraction, rng):
            Mistake("the validation and test sets overlap (both taken from the start of the permutation)",
                    tvt_val_overlaps_test, replaces="train_val_test_indices"),
        ])
-@single_threaded
 def check_holdout_splits(train_test_indices, train_val_test_indices, rng):
     """Properties of train/test and train/validation/test index splits: sizes, disjoint, cover, random,
     reproducible from the rng, different for different rngs."""
@@ -2029,7 +1995,6 @@ def kfold_rng_ignored(n, k, rng):
     Mistake("the rng argument is ignored (a fixed seed inside): different rngs must give different folds",
             kfold_rng_ignored),
 ])
-@single_threaded
 def check_kfold_indices(kfold_indices, rng):
     """Properties of k-fold cross-validation indices: k folds of sizes differing by at most one that partition
     0..n-1, each training part the complement of its fold, random, reproducible from the rng."""

@@ -11,7 +11,6 @@ Conventions (the notebook states them to the student):
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -24,20 +23,6 @@ TOL = dict(atol=1e-10, rtol=1e-8)
 
 
 # --- shared helpers of the checks (never used by mistakes) -----------------------------------------------------
-
-def _one_thread(function):
-    """Run a torch reference with one intra-op thread: on a busy machine, torch's thread pool makes tiny float64
-    operations (log_softmax, cross_entropy) take tens of milliseconds; one thread takes microseconds."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapper
-
 
 def _t(a) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float64))
@@ -86,7 +71,6 @@ def _param_cases(rng):
     yield {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=2)}, 0.0, 10
 
 
-@_one_thread
 def _torch_penalty(params: dict, kind: str, lam: float, n: int):
     """The penalty (torch scalar) and its gradient dict by autograd (biases: zeros)."""
     tensors = {k: _t(v).requires_grad_(True) for k, v in params.items()}
@@ -266,7 +250,6 @@ def check_l1_grad(l1_grad, rng):
 
 # --- one SGD step with weight decay (and L1) -------------------------------------------------------------------
 
-@_one_thread
 def _torch_sgd_step(params: dict, grads0: dict, eta: float, n: int, lam2: float, lam1: float) -> dict:
     """One torch.optim.SGD step: weight_decay = lam2/n on the weights (0 on biases); the L1 term by autograd."""
     tensors = {k: _t(v).requires_grad_(True) for k, v in params.items()}
@@ -611,7 +594,6 @@ HFLIP_MISTAKES = [
 ]
 
 
-@_one_thread
 def reference_hflip(x) -> torch.Tensor:
     return torch.flip(_t(x), dims=[3])
 
@@ -627,7 +609,6 @@ def check_hflip(hflip, rng):
 
 # --- affine resampling -----------------------------------------------------------------------------------------
 
-@_one_thread
 def reference_affine_sample(x, theta) -> torch.Tensor:
     """F.grid_sample(x, F.affine_grid(theta, x.shape)), bilinear, zeros padding, align_corners=False."""
     x, theta = _t(x), _t(theta)
@@ -1001,7 +982,6 @@ def check_zoom(zoom, rng):
 
 # --- the random pipeline ---------------------------------------------------------------------------------------
 
-@_one_thread
 def reference_pipeline(x, flip, angle, factor) -> torch.Tensor:
     """flip (where flip is True), then rotate by angle, then zoom by factor: torch.flip and grid_sample."""
     x = _t(x)
@@ -1311,7 +1291,6 @@ def check_augment(augment, rng):
 
 # --- mixup -----------------------------------------------------------------------------------------------------
 
-@_one_thread
 def reference_mixup(x, y, num_classes, lam, perm):
     x, y, perm = _t(x), torch.as_tensor(np.asarray(y)), torch.as_tensor(np.asarray(perm))
     onehot = F.one_hot(y, num_classes).to(torch.float64)
@@ -1399,7 +1378,6 @@ SMOOTH_LABELS_MISTAKES = [
 ]
 
 
-@_one_thread
 def reference_smooth_labels(y, num_classes, eps) -> torch.Tensor:
     return (1 - eps) * F.one_hot(torch.as_tensor(np.asarray(y)), num_classes).to(torch.float64) + eps / num_classes
 
@@ -1423,7 +1401,6 @@ def _smoothing_cases(rng):
     yield rng.normal(size=(5, 6)), rng.integers(0, 6, size=5), 0.0
 
 
-@_one_thread
 def reference_smoothed_cross_entropy(z, y, eps):
     z = _t(z).requires_grad_(True)
     loss = F.cross_entropy(z, torch.as_tensor(np.asarray(y)), label_smoothing=eps)

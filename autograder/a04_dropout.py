@@ -13,8 +13,6 @@ backward pass needs them). Backward checks build that cache themselves, so a bac
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 
 import numpy as np
@@ -25,27 +23,6 @@ from scipy.special import ndtr
 from autograder.framework import Mismatch, Mistake, check, describe_inputs, expect_close, expect_true
 
 EXACT = dict(atol=1e-12, rtol=1e-10)
-
-
-@contextlib.contextmanager
-def _torch_single_thread():
-    """The references are tiny tensors: one torch thread is much faster than waking a pool (on a busy machine,
-    F.max_pool2d with two threads took 100 ms instead of 0.05 ms). The previous setting is restored."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _one_torch_thread(body):
-    """Run a check's body with one torch thread (the student's numpy code is unaffected)."""
-    @functools.wraps(body)
-    def wrapped(*args, **kwargs):
-        with _torch_single_thread():
-            return body(*args, **kwargs)
-    return wrapped
 
 
 def _t(a, grad: bool = False) -> torch.Tensor:
@@ -223,7 +200,6 @@ def _train_cases(rng):
 
 @check("dropout_classic_train", functions=("dropout_classic_forward",), mistakes=CLASSIC_TRAIN_MISTAKES,
        by_hand=True)
-@_one_torch_thread
 def check_dropout_classic_train(dropout_classic_forward, rng):
     """Train mode with a given mask: out = mask * x, and the cache holds the mask, p and the mode."""
     for x, p in _train_cases(rng):
@@ -238,7 +214,6 @@ def check_dropout_classic_train(dropout_classic_forward, rng):
 
 @check("dropout_classic_eval", functions=("dropout_classic_forward",), mistakes=CLASSIC_EVAL_MISTAKES,
        by_hand=True)
-@_one_torch_thread
 def check_dropout_classic_eval(dropout_classic_forward, rng):
     """Eval mode: out = (1 - p) x, deterministic, whatever rng is passed."""
     for x, p in _train_cases(rng):
@@ -313,7 +288,6 @@ def _expect_repeatable(backward, fname, dout, cache, inputs):
 
 @check("dropout_classic_backward", functions=("dropout_classic_backward",), mistakes=CLASSIC_BACKWARD_MISTAKES,
        by_hand=True)
-@_one_torch_thread
 def check_dropout_classic_backward(dropout_classic_backward, rng):
     """dx of classic dropout by autograd: mask * dout in train mode, (1 - p) dout in eval mode."""
     for k, (x, p, mode, mask, dout) in enumerate(_backward_cases(rng, lambda shape, p: _mask(rng, shape, p))):
@@ -426,7 +400,6 @@ DROPOUT_EVAL_MISTAKES = [
 
 
 @check("dropout_train", functions=("dropout_forward",), mistakes=DROPOUT_TRAIN_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_dropout_train(dropout_forward, rng):
     """Train mode with the mask F.dropout draws: the output equals F.dropout(x, p) with that mask, and the cache
     holds the mask, p and the mode. Also a mask that drops everything."""
@@ -450,7 +423,6 @@ def check_dropout_train(dropout_forward, rng):
 
 
 @check("dropout_eval", functions=("dropout_forward",), mistakes=DROPOUT_EVAL_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_dropout_eval(dropout_forward, rng):
     """Eval mode: out = x (F.dropout with training=False), deterministic, whatever rng is passed."""
     for x, p in _train_cases(rng):
@@ -503,7 +475,6 @@ DROPOUT_BACKWARD_MISTAKES = [
 
 
 @check("dropout_backward", mistakes=DROPOUT_BACKWARD_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_dropout_backward(dropout_backward, rng):
     """dx by autograd through F.dropout with the same mask (train mode) and F.dropout(training=False) (eval)."""
     for k, (x, p, mode, seed, dout) in enumerate(_backward_cases(rng, lambda shape, p: _seed(rng))):
@@ -579,7 +550,6 @@ def _expect_reproducible(first, second, fname, inputs, mistake=None):
 
 @check("dropout_mask", functions=("dropout_forward",), mistakes=DROPOUT_MASK_MISTAKES, by_hand=True,
        statistical=True)
-@_one_torch_thread
 def check_dropout_mask(dropout_forward, rng):
     """The student's own mask (mask=None, drawn from rng): every output is 0 or x / (1 - p); the drop rate is p and the
     mean is preserved (within 6 standard errors); examples get different masks; the same generator state gives the
@@ -682,7 +652,6 @@ GAUSSIAN_MISTAKES = [
 
 
 @check("gaussian_dropout", mistakes=GAUSSIAN_MISTAKES, by_hand=True, statistical=True)
-@_one_torch_thread
 def check_gaussian_dropout(gaussian_dropout, rng):
     """Train mode: the noise out / x has mean 1 and variance p / (1 - p) (within 6 standard errors) and is normal
     (Kolmogorov-Smirnov distance below 0.025 for 20000 values); the same generator state gives the same output.
@@ -796,7 +765,6 @@ def _dropconnect_cases(rng):
 
 
 @check("dropconnect_forward", mistakes=DROPCONNECT_FORWARD_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_dropconnect_forward(dropconnect_forward, rng):
     """Train mode with a given mask: F.linear(x, W * mask / (1 - p), b) and the cache holds the mask; then eval mode:
     F.linear(x, W, b)."""
@@ -908,7 +876,6 @@ def _unpack_grads(result, fname, inputs):
 
 
 @check("dropconnect_dx", functions=("dropconnect_backward",), mistakes=DROPCONNECT_DX_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_dropconnect_dx(dropconnect_backward, rng):
     """dx of DropConnect by autograd through F.linear(x, W * mask / (1 - p), b) (train) and F.linear(x, W, b) (eval)."""
     for k, (x, W, b, p, mode, mask, dout) in enumerate(_dropconnect_backward_cases(rng)):
@@ -925,7 +892,6 @@ def check_dropconnect_dx(dropconnect_backward, rng):
 
 @check("dropconnect_dparams", functions=("dropconnect_backward",), mistakes=DROPCONNECT_DPARAMS_MISTAKES,
        by_hand=True)
-@_one_torch_thread
 def check_dropconnect_dparams(dropconnect_backward, rng):
     """dW and db of DropConnect by autograd (train and eval mode)."""
     for x, W, b, p, mode, mask, dout in _dropconnect_backward_cases(rng):
@@ -1045,7 +1011,6 @@ def _spatial_cases(rng):
 
 
 @check("spatial_dropout", functions=("spatial_dropout_forward",), mistakes=SPATIAL_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_spatial_dropout(spatial_dropout_forward, rng):
     """Train mode with the channel mask F.dropout2d draws, shape (N, C, 1, 1): the output equals F.dropout2d(x, p)
     with that mask and the cache holds the mask; then eval mode: out = x."""
@@ -1069,7 +1034,6 @@ def check_spatial_dropout(spatial_dropout_forward, rng):
 
 @check("spatial_dropout_mask", functions=("spatial_dropout_forward",), mistakes=SPATIAL_MASK_MISTAKES,
        by_hand=True, statistical=True)
-@_one_torch_thread
 def check_spatial_dropout_mask(spatial_dropout_forward, rng):
     """The student's own channel mask, compared with the structure of F.dropout2d's masks: each (example, channel)
     map is dropped whole or kept whole (and rescaled by 1 / (1 - p)); maps are dropped with probability p (6 standard
@@ -1219,7 +1183,6 @@ def _maxpool_cases(rng):
 
 
 @check("maxpool_dropout_forward", mistakes=MAXPOOL_FORWARD_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_maxpool_dropout_forward(maxpool_dropout_forward, rng):
     """Train mode with a given mask: F.max_pool2d(x * mask, size) and the cache holds the mask; eval mode:
     (1 - p) F.max_pool2d(x, size)."""
@@ -1294,7 +1257,6 @@ MAXPOOL_BACKWARD_MISTAKES = [
 
 
 @check("maxpool_dropout_backward", mistakes=MAXPOOL_BACKWARD_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_maxpool_dropout_backward(maxpool_dropout_backward, rng):
     """dx by autograd through F.max_pool2d(x * mask, size) (train) and (1 - p) F.max_pool2d(x, size) (eval)."""
     for mode in ("train", "eval"):
@@ -1384,7 +1346,6 @@ CUTOUT_MISTAKES = [
 
 
 @check("cutout", mistakes=CUTOUT_MISTAKES, by_hand=True)
-@_one_torch_thread
 def check_cutout(cutout, rng):
     """Given centres: exactly x with the (clipped) square zeroed in every channel, per image; odd and even sizes,
     non-square images, centres at the borders and corners, a square larger than the image, size 0."""
