@@ -1,11 +1,11 @@
 """Grade one notebook with the student's code in the sandbox and every verdict computed here.
 
 The student's cells run, in order, in an executor process inside the sandbox (cells tagged `experiment` are kept
-but not run). A test cell runs twice: its visible part in the student's process (so the student's state is what it
-would be in a notebook), and the whole cell, hidden tests included, here in the grader, in a namespace whose names
-stand for the student's: functions become RemoteHandles (plain data in, plain data out), modules are imported here
-by name, plain values are copied over. The cell passes when it raises nothing here. Nothing the student's process
-prints or returns can make a cell pass.
+but not run). The hidden tests of a test cell run here, in the grader, in a namespace whose names stand for the
+student's: functions become RemoteHandles (plain data in, plain data out), modules are imported here by name, plain
+values are copied over. Its visible part runs in the student's process, where it can only make the cell fail: a
+cell passes only when its hidden tests raise nothing here. Nothing the student's process prints or returns can make
+a cell pass.
 
 When the student's process dies or overruns its time (crash, os._exit, an endless loop), that cell fails, a new
 process is started and the cells that ran before are replayed, and grading goes on with the next cell.
@@ -119,7 +119,7 @@ class StudentSession:
         """Execute a cell; a cell that ran without error is replayed after a restart (when keep).
 
         A cell after which the sandbox no longer answers killed it: the cell fails, the sandbox is started anew
-        and the earlier cells are replayed.
+        and the earlier cells are replayed. So it is after a MemoryError, which may leave the memory taken.
         """
         self.restart_if_dead()
         try:
@@ -131,6 +131,9 @@ class StudentSession:
             self.executor.kill()
             self._restart_sandbox()
             return {"ok": False, "error": "StudentError: the cell killed the grader's sandbox", "stdout": ""}
+        if str(reply.get("error", "")).startswith("MemoryError"):
+            # what the cell allocated may still be held: start afresh (earlier cells replayed), so only it fails
+            self.executor.kill()
         if reply.get("ok") and keep:
             self.replay.append((source, name))
         return reply
@@ -200,22 +203,33 @@ def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool
 
 
 def grade_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool, str, str]:
-    """A test cell: the verdict here, and the student's process left as a notebook kernel would leave it.
+    """A test cell: its hidden tests run here, its visible part in the student's process, in the kernel's order.
 
-    In a kernel, hidden tests that come first and fail stop the cell before its visible part: then the visible
-    part does not run in the student's process either (names it defines stay undefined, as under nbgrader).
+    The cell passes when both raise nothing, as in a notebook. The student's process can make a cell fail (the
+    visible part is the student's own sanity check), never pass: that takes the hidden tests, which run here. A cell
+    without hidden tests is run whole here as well. Hidden tests that come first and fail stop the cell, so the
+    visible part is not run (names it defines stay undefined, as under nbgrader).
     """
-    visible = nbs.remove_hidden_tests(source)
-    if source.lstrip().startswith(nbs.HIDDEN_BEGIN):
-        passed, printed, message = run_test_cell(session, nbs.hidden_tests(source), name)
-        if not passed:
-            return passed, printed, message
+    hidden, visible = nbs.hidden_tests(source), nbs.remove_hidden_tests(source)
+    if not hidden.strip():
         reply = session.run_cell(visible, name, keep=True)
-        passed, more, message = run_test_cell(session, visible, name)
-        return passed, reply.get("stdout", "") + printed + more, message
-    reply = session.run_cell(visible, name, keep=True)
-    passed, printed, message = run_test_cell(session, source, name)
-    return passed, reply.get("stdout", "") + printed, message
+        passed, printed, message = run_test_cell(session, source, name)
+        return passed, reply.get("stdout", "") + printed, message
+    hidden_first = source.lstrip().startswith(nbs.HIDDEN_BEGIN)
+    printed = ""
+    if hidden_first:
+        passed, printed, message = run_test_cell(session, hidden, name)
+        if not passed:
+            return False, printed, message
+    if visible.strip():
+        reply = session.run_cell(visible, name, keep=True)
+        printed += reply.get("stdout", "")
+        if not reply.get("ok"):
+            return False, printed, reply.get("error", "Error: the cell failed")
+    if hidden_first:
+        return True, printed, ""
+    passed, more, message = run_test_cell(session, hidden, name)
+    return passed, printed + more, message
 
 
 def _stream(text: str) -> list:

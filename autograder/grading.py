@@ -13,10 +13,12 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -96,7 +98,7 @@ _sandbox = None
 _timeouts = None
 
 
-def _init_worker(unsafe: bool, timeouts, limits) -> None:
+def _init_worker(unsafe: bool, timeouts, limits, assignments=()) -> None:
     """Die with the main process; import what grading needs once; start this worker's sandbox."""
     global _sandbox, _timeouts
     try:
@@ -106,13 +108,33 @@ def _init_worker(unsafe: bool, timeouts, limits) -> None:
     except OSError:
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles ^C
-    import torch  # noqa: F401  (warm: checks compute their references with it)
-
     from autograder.sandbox.worker import Sandbox
 
-    torch.set_num_threads(1)
     _timeouts = timeouts
-    _sandbox = Sandbox(unsafe=unsafe, limits=limits)
+    # the sandbox warms up in its own process meanwhile; both take seconds
+    warming = threading.Thread(target=_warm_up, args=(assignments,))
+    warming.start()
+    try:
+        _sandbox = Sandbox(unsafe=unsafe, limits=limits)
+    finally:
+        warming.join()
+
+
+def _warm_up(assignments) -> None:
+    """Import the checks and what they compute references with, and make torch's slow first calls, once."""
+    import torch
+
+    from autograder import grader  # noqa: F401
+    from autograder.course_dir import check_module
+
+    torch.set_num_threads(1)
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()
+    torch.optim.SGD([x], lr=0.1)  # the first optimizer loads torch._dynamo
+    for module in ("course.data", "course.gradcheck"):
+        importlib.import_module(module)
+    for assignment in assignments:
+        check_module(assignment)
 
 
 def grade_task(task: Task) -> dict:
@@ -146,8 +168,9 @@ def grade_task(task: Task) -> dict:
                 _sandbox.reap()
             except Exception:
                 pass
-        results.append({"name": name, "sha256": digest, "cells": [asdict(c) for c in grade.cells],
-                        "notebook": nbformat.writes(graded), "crashed": False})
+        cells = [asdict(c) for c in grade.cells]
+        results.append({"name": name, "sha256": digest, "cells": cells,
+                        "notebook": stamped(graded, digest, cells), "crashed": False})
     return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
 
 
@@ -165,45 +188,61 @@ def _not_gradable(source, name: str, digest: str, reason: str) -> dict:
     (never the source, which holds the solutions)."""
     cells = [asdict(engine.CellGrade(nbs.grade_id(c), 0.0, nbs.points(c), reason))
              for c in source.cells if nbs.is_grade(c)]
-    return {"name": name, "sha256": digest, "cells": cells, "notebook": nbformat.writes(engine.release_version(source)),
-            "crashed": True}
+    return {"name": name, "sha256": digest, "cells": cells,
+            "notebook": stamped(engine.release_version(source), digest, cells), "crashed": True}
+
+
+def stamped(notebook, digest: str, cells: list[dict]) -> str:
+    """The graded notebook as text, carrying the hash of what was submitted and its grades (see is_done)."""
+    notebook.metadata[STAMP] = {"submission_sha256": digest, "cells": cells}
+    return nbformat.writes(notebook) + "\n"  # as nbformat.write ends a file
 
 
 # --- in the main process ------------------------------------------------------------------------------------------
 
-def save(course_dir: Path, course_id: str, result: dict) -> list[CellRow]:
-    """Write one task's grades: the gradebook in one transaction, then the graded notebooks."""
-    from nbgrader.api import Gradebook
+def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
+    """The course's gradebook, open for the run; CourseError when an assignment has not been released."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id)
+    for assignment in assignments:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            gradebook.close()
+            raise CourseError(f"assignment {assignment} is not in the gradebook: release it first "
+                              "(course release)") from None
+    return gradebook
+
+
+def save(course_dir: Path, gradebook, result: dict) -> list[CellRow]:
+    """Write one task's grades: the gradebook (committed per task), then the graded notebooks."""
+    from nbgrader.api import BaseCell, Grade
     from nbgrader.utils import parse_utc
 
     task = Task(**{**result["task"], "notebooks": tuple(result["task"]["notebooks"])})
     stamp_file = Path(task.folder) / "timestamp.txt"
     timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
     rows = []
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id) as gradebook:
-        try:
-            gradebook.find_assignment(task.assignment)
-        except Exception:
-            raise CourseError(f"assignment {task.assignment} is not in the gradebook: release it first "
-                              "(course release)") from None
-        gradebook.update_or_create_student(task.student)
-        gradebook.update_or_create_submission(task.assignment, task.student, timestamp=timestamp)
-        for notebook in result["notebooks"]:
-            notebook_id = Path(notebook["name"]).stem
-            for cell in notebook["cells"]:
-                grade = gradebook.find_grade(cell["grade_id"], notebook_id, task.assignment, task.student)
-                grade.auto_score = cell["points"]
-                grade.needs_manual_grade = grade.manual_score is not None or cell["points"] is None
-                rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
-                                    cell["points"], cell["max_points"], cell["message"]))
-        gradebook.db.commit()
+    gradebook.update_or_create_student(task.student)
+    gradebook.update_or_create_submission(task.assignment, task.student, timestamp=timestamp)
     for notebook in result["notebooks"]:
-        graded = nbformat.reads(notebook["notebook"], as_version=4)
-        graded.metadata[STAMP] = {"submission_sha256": notebook["sha256"], "cells": notebook["cells"]}
+        submitted = gradebook.find_submission_notebook(Path(notebook["name"]).stem, task.assignment, task.student)
+        # all of the notebook's grades in one query, by grade id (find_grade would cost a query per cell)
+        grades = dict((name, grade) for grade, name in gradebook.db.query(Grade, BaseCell.name)
+                      .join(BaseCell, Grade.cell_id == BaseCell.id).filter(Grade.notebook_id == submitted.id))
+        for cell in notebook["cells"]:
+            grade = grades[cell["grade_id"]]
+            grade.auto_score = cell["points"]
+            grade.needs_manual_grade = grade.manual_score is not None or cell["points"] is None
+            rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
+                                cell["points"], cell["max_points"], cell["message"]))
+    gradebook.db.commit()
+    for notebook in result["notebooks"]:
         target = autograded_path(course_dir, task, notebook["name"])
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
-        nbformat.write(graded, partial)
+        partial.write_text(notebook["notebook"])  # serialised and stamped by the worker
         os.replace(partial, target)
     return rows
 
@@ -240,20 +279,26 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     if not todo:
         return report
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    to_grade = sorted({t.assignment for t in todo})
+    gradebook = open_gradebook(course_dir, course_id, to_grade)
     context = multiprocessing.get_context("spawn")
     bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                                initargs=(unsafe, timeouts or Timeouts(), limits or Limits())) as pool:
-        futures = [pool.submit(grade_task, task) for task in todo]
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
-            report.rows += save(course_dir, course_id, result)
-            report.graded += 1
-            report.work_seconds += result["seconds"]
-            report.crashed += any(n["crashed"] for n in result["notebooks"])
-            bar.update(1)
-            bar.set_postfix(failures=report.crashed)
-    bar.close()
+    try:
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                                    initargs=(unsafe, timeouts or Timeouts(), limits or Limits(),
+                                                              tuple(to_grade))) as pool:
+            futures = [pool.submit(grade_task, task) for task in todo]
+            for future in concurrent.futures.as_completed(futures):
+                result = future.result()
+                report.rows += save(course_dir, gradebook, result)
+                report.graded += 1
+                report.work_seconds += result["seconds"]
+                report.crashed += any(n["crashed"] for n in result["notebooks"])
+                bar.update(1)
+                bar.set_postfix(failures=report.crashed)
+    finally:
+        gradebook.close()
+        bar.close()
     return report
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +42,23 @@ def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
     return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
 
 
+def _sklearn_file(*parts: str) -> Path:
+    """A data file that ships with scikit-learn, found without importing scikit-learn (that takes a second)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetNotFound("scikit-learn is not installed; its data files are where the digits and the sample "
+                              "images come from")
+    path = Path(list(spec.submodule_search_locations)[0], "datasets", *parts)
+    if not path.is_file():
+        raise DatasetNotFound(f"{path} is missing from the scikit-learn installation")
+    return path
+
+
 def load_digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, scale: bool = True) -> Split:
     """scikit-learn's digits as a seeded Split. X: (n, 64) pixels in [0, 1] when scale (else 0..16); y: (n,) in 0..9."""
-    from sklearn.datasets import load_digits as sk_load_digits
-
-    digits = sk_load_digits()
-    X = digits.data.astype(np.float64) / (16.0 if scale else 1.0)
-    y = digits.target.astype(np.int64)
+    table = np.loadtxt(_sklearn_file("data", "digits.csv.gz"), delimiter=",")  # 64 pixels, then the label
+    X = table[:, :-1] / (16.0 if scale else 1.0)
+    y = table[:, -1].astype(np.int64)
     tr, va, te = split_indices(len(y), val_fraction, test_fraction, seed)
     return Split(X[tr], y[tr], X[va], y[va], X[te], y[te])
 
@@ -59,10 +70,13 @@ def digit_images(X: np.ndarray) -> np.ndarray:
 
 def load_sample_images() -> dict[str, np.ndarray]:
     """scikit-learn's sample photographs by name: {'china': (427, 640, 3) uint8, 'flower': (427, 640, 3) uint8}."""
-    from sklearn.datasets import load_sample_images as sk_load_sample_images
+    from PIL import Image
 
-    bunch = sk_load_sample_images()
-    return {Path(name).stem: image for name, image in zip(bunch.filenames, bunch.images)}
+    images = {}
+    for name in ("china", "flower"):
+        with Image.open(_sklearn_file("images", f"{name}.jpg")) as image:
+            images[name] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return images
 
 
 # --- local data sets -------------------------------------------------------------------------------------------

@@ -37,6 +37,21 @@ def test_digits_split():
     assert not np.array_equal(data.load_digits(seed=4).y_val, split.y_val)
 
 
+def test_digits_and_sample_images_are_scikit_learns():
+    """Read from scikit-learn's files without importing it; the same numbers as its own loaders."""
+    from sklearn import datasets
+
+    digits = datasets.load_digits()
+    split = data.load_digits(seed=5, scale=False)
+    train, val, test = data.split_indices(len(digits.target), seed=5)
+    assert np.array_equal(split.X_train, digits.data[train]) and np.array_equal(split.y_test, digits.target[test])
+    assert split.X_val.dtype == np.float64 and split.y_val.dtype == np.int64
+    theirs = datasets.load_sample_images()
+    ours = data.load_sample_images()
+    for name, image in zip(("china", "flower"), theirs.images):
+        assert np.array_equal(ours[name], image)
+
+
 def test_sample_images():
     images = data.load_sample_images()
     assert set(images) == {"china", "flower"}

@@ -106,15 +106,15 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("fake-torch-module", with_rel_error(
             "import sys, types\nfake = types.ModuleType('torch')\nfake.allclose = lambda *a, **k: True\n"
             "sys.modules['torch'] = fake\n" + WRONG), CHEATED),
-        # the visible check of numerical_gradient calls the student's rel_error too, so both cells fail
+        # the rigged rel_error also passes the student's own visible check of numerical_gradient, which is correct
         Attack("ndarray-subclass-equal-to-everything", with_rel_error(
             "import numpy as np\nclass Yes(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
             "    __le__ = __ge__ = __lt__ = __gt__ = __eq__\n"
-            "def rel_error(a, b):\n    return np.zeros(()).view(Yes)\n"), NOTHING),
+            "def rel_error(a, b):\n    return np.zeros(()).view(Yes)\n"), CHEATED),
         Attack("object-with-rigged-comparisons", with_rel_error(
             "class Anything(float):\n    def __eq__(self, other):\n        return True\n    def __sub__(self, o):\n"
             "        return 0.0\n    __rsub__ = __sub__\n    def __abs__(self):\n        return 0.0\n"
-            "def rel_error(a, b):\n    return Anything(0.0)\n"), NOTHING),
+            "def rel_error(a, b):\n    return Anything(0.0)\n"), CHEATED),
         Attack("reads-and-runs-the-solutions", with_rel_error(
             "import json\ntry:\n    nb = json.load(open('" + str(SOURCE_PATH) + "'))\n"
             "    exec(''.join(nb['cells'][4]['source']))\nexcept Exception:\n" + "    " + WRONG.replace("\n", "\n    ")
