@@ -1,9 +1,10 @@
 """`course grade`: grade a class's submissions in parallel, in the sandbox, into nbgrader's gradebook.
 
-One task is one student's submission of one assignment. Worker processes (`--jobs`, default all cores) each keep a
-warm sandbox and grade tasks with `grader.grade_notebook`; the main process alone writes: first the gradebook (one
-transaction per task), then the graded notebook into autograded/ (renamed into place), stamped with a hash of what
-was submitted. A task whose graded notebooks carry the hashes of the current submission is done; so a run that was
+One task is one student's submission of one assignment. The main process starts one sandbox per worker and, while
+they warm up, imports the checks and makes torch's slow first calls; then it forks the workers (`--jobs`, default all
+cores), warm from birth, each with its own sandbox, grading tasks with `grader.grade_notebook`. The main process alone
+writes: first the gradebook (committed per task), then the graded notebook into autograded/ (renamed into place),
+stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission is done; so a run that was
 killed at any moment, started again, finishes what is left, and regrading replaces a student's grades as a whole.
 nbgrader's formgrader, `nbgrader generate_feedback` and `nbgrader export` read the result as if nbgrader had graded.
 """
@@ -18,7 +19,6 @@ import json
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,8 +98,8 @@ _sandbox = None
 _timeouts = None
 
 
-def _init_worker(unsafe: bool, timeouts, limits, assignments=()) -> None:
-    """Die with the main process; import what grading needs once; start this worker's sandbox."""
+def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts) -> None:
+    """Die with the main process; take one of the sandboxes the main process started (forked, it is warm already)."""
     global _sandbox, _timeouts
     try:
         import ctypes
@@ -108,16 +108,13 @@ def _init_worker(unsafe: bool, timeouts, limits, assignments=()) -> None:
     except OSError:
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles ^C
-    from autograder.sandbox.worker import Sandbox
-
     _timeouts = timeouts
-    # the sandbox warms up in its own process meanwhile; both take seconds
-    warming = threading.Thread(target=_warm_up, args=(assignments,))
-    warming.start()
-    try:
-        _sandbox = Sandbox(unsafe=unsafe, limits=limits)
-    finally:
-        warming.join()
+    mine = free.get()
+    for index, sandbox in enumerate(sandboxes):
+        if index != mine:
+            sandbox.control.close()  # our copy of another worker's line
+    _sandbox = sandboxes[mine]
+    _sandbox.wait_ready()
 
 
 def _warm_up(assignments) -> None:
@@ -260,7 +257,7 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
         unsafe: bool = False, students: list[str] | None = None, progress: bool = True, timeouts=None,
         limits=None) -> RunReport:
     from autograder.grader import Timeouts
-    from autograder.sandbox.worker import Limits, bubblewrap_problem
+    from autograder.sandbox.worker import Limits, Sandbox, bubblewrap_problem
 
     if not unsafe:
         problem = bubblewrap_problem()
@@ -281,24 +278,34 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     to_grade = sorted({t.assignment for t in todo})
     gradebook = open_gradebook(course_dir, course_id, to_grade)
-    context = multiprocessing.get_context("spawn")
-    bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
+    sandboxes = []
     try:
+        # the sandboxes warm up in their own processes while this one does; the workers are forked from it warm
+        sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False) for _ in range(jobs)]
+        _warm_up(to_grade)
+        context = multiprocessing.get_context("fork")
+        free = context.SimpleQueue()
+        for index in range(jobs):
+            free.put(index)
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                                    initargs=(unsafe, timeouts or Timeouts(), limits or Limits(),
-                                                              tuple(to_grade))) as pool:
+                                                    initargs=(sandboxes, free, timeouts or Timeouts())) as pool:
             futures = [pool.submit(grade_task, task) for task in todo]
-            for future in concurrent.futures.as_completed(futures):
-                result = future.result()
-                report.rows += save(course_dir, gradebook, result)
-                report.graded += 1
-                report.work_seconds += result["seconds"]
-                report.crashed += any(n["crashed"] for n in result["notebooks"])
-                bar.update(1)
-                bar.set_postfix(failures=report.crashed)
+            bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    result = future.result()
+                    report.rows += save(course_dir, gradebook, result)
+                    report.graded += 1
+                    report.work_seconds += result["seconds"]
+                    report.crashed += any(n["crashed"] for n in result["notebooks"])
+                    bar.update(1)
+                    bar.set_postfix(failures=report.crashed)
+            finally:
+                bar.close()
     finally:
         gradebook.close()
-        bar.close()
+        for sandbox in sandboxes:
+            sandbox.close()
     return report
 
 

@@ -96,12 +96,19 @@ def _limit_environment(limits: Limits) -> dict[str, str]:
 class Sandbox:
     """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True."""
 
-    def __init__(self, unsafe: bool = False, limits: Limits = Limits()):
+    def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True):
+        """Start the fork server; with wait=False, return at once and let wait_ready() wait for its warm-up."""
         self.unsafe = unsafe
         self.limits = limits
-        self._start()
+        self._launch()
+        if wait:
+            self.wait_ready()
 
     def _start(self) -> None:
+        self._launch()
+        self.wait_ready()
+
+    def _launch(self) -> None:
         unsafe, limits = self.unsafe, self.limits
         if not unsafe:
             problem = bubblewrap_problem()
@@ -128,6 +135,12 @@ class Sandbox:
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         theirs.close()
+        self.sandboxed = None
+
+    def wait_ready(self) -> None:
+        """Wait until the fork server has warmed up; SandboxUnavailable when it did not start."""
+        if self.sandboxed is not None:
+            return
         self.control.settimeout(START_TIMEOUT_SECONDS)
         try:
             hello = wire.receive(self.control)
