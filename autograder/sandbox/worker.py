@@ -135,6 +135,7 @@ class Sandbox:
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         theirs.close()
+        self._started_by = os.getpid()
         self.sandboxed = None
 
     def wait_ready(self) -> None:
@@ -167,7 +168,8 @@ class Sandbox:
 
     def alive(self) -> bool:
         """The fork server runs and answers."""
-        if self.process.poll() is not None:
+        # only the process that started it can poll it (a worker forked later would read "exited")
+        if os.getpid() == self._started_by and self.process.poll() is not None:
             return False
         try:
             return bool(self._command("ping").get("pong"))
