@@ -23,11 +23,11 @@ import time
 import nbformat
 from dataclasses import dataclass
 
-from autograder import engine
+from autograder import by_hand, engine
 from autograder import notebooks as nbs
 from autograder.handle import Handle, StudentError
 from autograder.plain import NotPlainData, to_plain
-from autograder.sandbox.worker import ExecutorDied, Sandbox, SandboxDied
+from autograder.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, SandboxDied
 
 IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
                         "itertools", "functools", "collections")
@@ -47,6 +47,11 @@ class RemoteHandle(Handle):
         self.session = session
 
     def _invoke(self, args, kwargs):
+        if self.by_hand:
+            found = self.session.source.torch_use(self.name)
+            if found:
+                raise StudentError(f"{self.name} uses torch ({found}): this exercise is by hand, "
+                                   "use numpy only (no torch, no autograd)")
         reply = self.session.call(self.name, args, kwargs, self.by_hand)
         if reply.get("stdout"):
             print(reply["stdout"], end="")
@@ -83,6 +88,7 @@ class StudentSession:
         self.sandbox, self.timeouts = sandbox, timeouts
         self.deadline = time.monotonic() + timeouts.notebook_seconds
         self.replay: list[tuple[str, str]] = []
+        self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
         self.sandbox_restarts = 0
         self.executor = self._spawn()
 
@@ -122,15 +128,22 @@ class StudentSession:
         and the earlier cells are replayed. So it is after a MemoryError, which may leave the memory taken.
         """
         self.restart_if_dead()
+        self.source.ran(source)
         try:
             reply = self.executor.exec_cell(source, name, self._timeout())
+        except ExecutorTimedOut as died:
+            reply = {"ok": False, "error": f"StudentError: the cell ran out of time: {died}", "stdout": ""}
         except ExecutorDied as died:
-            reply = {"ok": False, "error": f"StudentError: the cell stopped the student process: {died}",
+            # the running cell is blamed; a delayed kill (from a thread or process an earlier cell started) lands
+            # on whichever cell runs when it strikes, and the message says so
+            reply = {"ok": False, "error": f"StudentError: the student process stopped during this cell ({died}), "
+                                           "stopped by this cell or by something an earlier cell started",
                      "stdout": ""}
         if not self.sandbox.alive():
             self.executor.kill()
             self._restart_sandbox()
-            return {"ok": False, "error": "StudentError: the cell killed the grader's sandbox", "stdout": ""}
+            return {"ok": False, "error": "StudentError: the grader's sandbox was killed during this cell, by this "
+                                          "cell or by something an earlier cell started", "stdout": ""}
         if str(reply.get("error", "")).startswith("MemoryError"):
             # what the cell allocated may still be held: start afresh (earlier cells replayed), so only it fails
             self.executor.kill()

@@ -11,6 +11,7 @@ import hashlib
 import os
 import sqlite3
 import subprocess
+import tempfile
 
 import nbformat
 import pytest
@@ -52,16 +53,17 @@ def attacked_class(tmp_path_factory):
         path.write_text(notebook) if isinstance(notebook, str) else nbformat.write(notebook, path)
     before = {"config": digest(CONFIG_PATH), "sources": tree_digest(SOURCE_ROOT / ASSIGNMENT),
               "classmate": tree_digest(course / "submitted" / "honest-classmate")}
-    # the workers make their sandboxes' folders under this TMPDIR, which names them in the process list
+    # the sandboxes' folders are made under this temporary folder, which names them in the process list
     sandboxes = tmp_path_factory.mktemp("sandboxes")
-    previous = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(sandboxes)
+    previous, previous_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(sandboxes)
     try:
         report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
                              timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
                              limits=Limits(memory_bytes=1024 ** 3))
     finally:
         os.environ.pop("TMPDIR") if previous is None else os.environ.__setitem__("TMPDIR", previous)
+        tempfile.tempdir = previous_tempdir
     before["sandboxes"] = str(sandboxes)
     return course, catalogue, report, before
 

@@ -44,6 +44,10 @@ class ExecutorDied(RuntimeError):
     """The student's process ended (crash, os._exit, kill) or stopped answering in time."""
 
 
+class ExecutorTimedOut(ExecutorDied):
+    """The student's process did not answer in time (an endless loop?) and was killed."""
+
+
 @dataclass(frozen=True)
 class Limits:
     memory_bytes: int = 4 * 1024 ** 3       # on top of the warm process's own address space
@@ -234,7 +238,7 @@ class Executor:
             reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
         except socket.timeout:
             self.kill()
-            raise ExecutorDied(f"no answer within {timeout:g} s (an endless loop?)") from None
+            raise ExecutorTimedOut(f"no answer within {timeout:g} s (an endless loop?)") from None
         except (EOFError, OSError) as error:
             self.kill()
             raise ExecutorDied(f"the student process ended ({error.__class__.__name__})") from None

@@ -125,6 +125,10 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("torch-in-a-by-hand-exercise", with_rel_error(
             "import torch\ndef rel_error(a, b):\n    a, b = torch.tensor(a), torch.tensor(b)\n"
             "    return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+        Attack("torch-hidden-from-the-detector", with_rel_error(
+            "import torch\ndef rel_error(a, b):\n    with torch._C.DisableTorchFunction():\n"
+            "        a, b = torch.tensor(a), torch.tensor(b)\n"
+            "        return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
         Attack("writes-the-gradebook-and-vandalises", with_rel_error(WRONG + vandal), CHEATED),
         Attack("background-process-outlives-the-submission", with_rel_error(
             WRONG + "import subprocess, sys\nlater = " + repr(f"import time\ntime.sleep(3)\n{vandal}# {MARKER}\n")

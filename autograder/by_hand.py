@@ -1,0 +1,141 @@
+"""Torch in a by-hand exercise, seen in the student's source by the grader.
+
+The torch-use detector runs inside the student's process (sandbox/detector.py), where code that sabotages it can
+hide what it does. This reading of the source runs in the grader and cannot be switched off from the notebook: a
+function graded by hand fails when it, or any function of the notebook it calls, names torch (an import of it, a
+name bound to it or to something taken from it, or `__import__` / `importlib.import_module` of it). Comments,
+docstrings and local names that happen to shadow a torch alias do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+
+_IMPORTERS = {"__import__", "import_module"}
+
+
+def _is_torch_module(name: str | None) -> bool:
+    return bool(name) and (name == "torch" or name.startswith("torch."))
+
+
+class _Notebook:
+    """What the cells define at module level: functions by name, and names that stand for torch things."""
+
+    def __init__(self, sources: list[str]):
+        self.functions: dict[str, ast.AST] = {}
+        self.torch_names: set[str] = set()
+        for source in sources:
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            for statement in tree.body:
+                self._module_statement(statement)
+
+    def _module_statement(self, statement: ast.stmt) -> None:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.functions[statement.name] = statement
+        elif isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if _is_torch_module(alias.name):
+                    self.torch_names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(statement, ast.ImportFrom):
+            if _is_torch_module(statement.module):
+                self.torch_names.update(alias.asname or alias.name for alias in statement.names)
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if isinstance(statement.value, ast.Lambda):
+                for name in names:
+                    self.functions[name] = statement.value
+            elif self._names_torch(statement.value, set()):
+                self.torch_names.update(names)
+            else:
+                self.torch_names.difference_update(names)  # rebound to something else
+        elif isinstance(statement, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            for child in ast.iter_child_nodes(statement):
+                if isinstance(child, ast.stmt):
+                    self._module_statement(child)
+            for handler in getattr(statement, "handlers", []):
+                for child in handler.body:
+                    self._module_statement(child)
+
+    def _names_torch(self, node: ast.AST, local: set[str]) -> str | None:
+        """The first way `node` reaches torch directly, if any (not through other functions)."""
+        for child in ast.walk(node):
+            if isinstance(child, ast.Import) and any(_is_torch_module(a.name) for a in child.names):
+                return "import torch"
+            if isinstance(child, ast.ImportFrom) and _is_torch_module(child.module):
+                return f"from {child.module} import ..."
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id in self.torch_names \
+                    and child.id not in local:
+                return child.id
+            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS and child.args \
+                    and isinstance(child.args[0], ast.Constant) and isinstance(child.args[0].value, str) \
+                    and _is_torch_module(child.args[0].value):
+                return f"{_called_name(child.func)}({child.args[0].value!r})"
+        return None
+
+    def torch_use(self, name: str) -> str | None:
+        """How function `name`, or a notebook function it calls, reaches torch; None when it does not."""
+        seen, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            if current in seen or current not in self.functions:
+                continue
+            seen.add(current)
+            function = self.functions[current]
+            local = _local_names(function)
+            found = self._names_torch(function, local)
+            if found:
+                return found if current == name else f"{found} (in {current}, which {name} calls)"
+            todo += [n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                     and n.id in self.functions and n.id not in local]
+        return None
+
+
+def _called_name(func: ast.AST) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _local_names(function: ast.AST) -> set[str]:
+    """Parameters and names assigned inside a function (they shadow module-level names)."""
+    names = set()
+    arguments = getattr(function, "args", None)
+    if isinstance(arguments, ast.arguments):
+        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs + [arguments.vararg, arguments.kwarg]:
+            if arg is not None:
+                names.add(arg.arg)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+class SourceReader:
+    """The cells a student's process has run, read for torch use by the functions graded by hand."""
+
+    def __init__(self):
+        self.sources: list[str] = []
+        self._notebook: _Notebook | None = None
+        self._found: dict[str, str | None] = {}  # a check calls a function many times; read it once
+
+    def ran(self, source: str) -> None:
+        self.sources.append(source)
+        self._notebook, self._found = None, {}
+
+    def torch_use(self, name: str) -> str | None:
+        if name not in self._found:
+            if self._notebook is None:
+                self._notebook = _Notebook(self.sources)
+            self._found[name] = self._notebook.torch_use(name)
+        return self._found[name]
+
+
+def torch_in_source(sources: list[str], name: str) -> str | None:
+    """How the function `name` defined in these cells (run in this order) reaches torch, or None."""
+    return _Notebook(sources).torch_use(name)

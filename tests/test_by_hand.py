@@ -1,0 +1,68 @@
+"""The grader's reading of the student's source for torch in by-hand exercises (autograder/by_hand.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograder.by_hand import SourceReader, torch_in_source
+
+NUMPY_ONLY = "import numpy as np\ndef relu(x):\n    return np.maximum(x, 0)\n"
+
+
+@pytest.mark.parametrize("cells", [
+    ["import torch\ndef relu(x):\n    return torch.relu(torch.tensor(x)).numpy()"],
+    ["import torch as T\n", "def relu(x):\n    return T.relu(T.tensor(x)).numpy()"],
+    ["import torch.nn.functional as F\ndef relu(x):\n    return F.relu(x)"],
+    ["from torch import relu as r\ndef relu(x):\n    return r(x)"],
+    ["def relu(x):\n    import torch\n    return torch.relu(x)"],
+    ["def relu(x):\n    from torch.nn import functional\n    return functional.relu(x)"],
+    ["def relu(x):\n    return __import__('torch').relu(x)"],
+    ["import importlib\ndef relu(x):\n    return importlib.import_module('torch.nn.functional').relu(x)"],
+    ["import torch\nhelper = torch.relu\ndef relu(x):\n    return helper(x)"],
+    ["import torch\ndef helper(x):\n    return torch.relu(x)\n", "def relu(x):\n    return helper(x)"],
+    ["import torch\nhelper = lambda x: torch.relu(x)\ndef relu(x):\n    return helper(x)"],
+    ["import torch\nclass Layer:\n    def f(self, x):\n        return torch.relu(x)\n"
+     "def relu(x):\n    return Layer().f(x)"],
+    ["try:\n    import torch\nexcept ImportError:\n    pass\ndef relu(x):\n    return torch.relu(x)"],
+])
+def test_torch_is_found_however_it_is_reached(cells):
+    assert torch_in_source(cells, "relu")
+
+
+@pytest.mark.parametrize("cells", [
+    [NUMPY_ONLY],
+    ["import torch  # for the experiments\n", NUMPY_ONLY],
+    ["import numpy as np\ndef relu(x):\n    \"\"\"Like torch.relu, by hand.\"\"\"\n    # not torch.relu\n"
+     "    return np.maximum(x, 0)"],
+    ["import torch.nn.functional as F\nimport numpy as np\ndef relu(F):\n    return np.maximum(F, 0)"],
+    ["import torch\ntorch_free = 1\nimport numpy as np\ndef relu(x):\n    torch = np\n    return torch.maximum(x, 0)"],
+    ["import torch\nimport numpy as np\ndef uses_torch(x):\n    return torch.relu(x)\n" + NUMPY_ONLY],
+    ["import torch as t\nt = 3\nimport numpy as np\ndef relu(x):\n    return np.maximum(x, t - 3)"],
+    ["def broken(:\n", NUMPY_ONLY],
+])
+def test_numpy_code_is_not_flagged(cells):
+    assert torch_in_source(cells, "relu") is None
+
+
+def test_the_latest_definition_counts():
+    cells = ["import torch\ndef relu(x):\n    return torch.relu(x)", NUMPY_ONLY]
+    assert torch_in_source(cells, "relu") is None
+    assert torch_in_source(cells[::-1], "relu")
+
+
+def test_the_reader_follows_the_cells_as_they_run():
+    reader = SourceReader()
+    reader.ran(NUMPY_ONLY)
+    assert reader.torch_use("relu") is None
+    reader.ran("import torch\ndef relu(x):\n    return torch.relu(x)")
+    assert "torch" in reader.torch_use("relu")
+
+
+@given(st.lists(st.sampled_from(["x", "y", "np", "helper", "relu", "F"]), min_size=1, max_size=6))
+def test_names_that_never_reach_torch_are_never_flagged(names):
+    body = " + ".join(names)
+    cells = ["import numpy as np\nimport torch.nn.functional as G\ndef helper(v):\n    return v\n",
+             f"def relu(x, y=1, F=2):\n    return {body}\n"]
+    assert torch_in_source(cells, "relu") is None
