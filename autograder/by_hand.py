@@ -21,16 +21,20 @@ def _is_torch_module(name: str | None) -> bool:
 class _Notebook:
     """What the cells define at module level: functions by name, and names that stand for torch things."""
 
-    def __init__(self, sources: list[str]):
+    def __init__(self, sources=()):
         self.functions: dict[str, ast.AST] = {}
         self.torch_names: set[str] = set()
         for source in sources:
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                continue
-            for statement in tree.body:
-                self._module_statement(statement)
+            self.add(source)
+
+    def add(self, source: str) -> None:
+        """Take in the next cell that ran."""
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return
+        for statement in tree.body:
+            self._module_statement(statement)
 
     def _module_statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -120,18 +124,19 @@ class SourceReader:
     """The cells a student's process has run, read for torch use by the functions graded by hand."""
 
     def __init__(self):
-        self.sources: list[str] = []
-        self._notebook: _Notebook | None = None
+        self._notebook = _Notebook()
+        self._unread: list[str] = []  # parsed only when a by-hand function is called, each cell once
         self._found: dict[str, str | None] = {}  # a check calls a function many times; read it once
 
     def ran(self, source: str) -> None:
-        self.sources.append(source)
-        self._notebook, self._found = None, {}
+        self._unread.append(source)
+        self._found = {}
 
     def torch_use(self, name: str) -> str | None:
+        for source in self._unread:
+            self._notebook.add(source)
+        self._unread.clear()
         if name not in self._found:
-            if self._notebook is None:
-                self._notebook = _Notebook(self.sources)
             self._found[name] = self._notebook.torch_use(name)
         return self._found[name]
 

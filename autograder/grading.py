@@ -4,8 +4,9 @@ One task is one student's submission of one assignment. The main process starts 
 they warm up, imports the checks and makes torch's slow first calls; then it forks the workers (`--jobs`, default all
 cores), warm from birth, each with its own sandbox, grading tasks with `grader.grade_notebook`. The main process alone
 writes: first the gradebook (committed per task), then the graded notebook into autograded/ (renamed into place),
-stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission is done; so a run that was
-killed at any moment, started again, finishes what is left, and regrading replaces a student's grades as a whole.
+stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission
+is done; so a run that was killed at any moment, started again, finishes what is left, and regrading replaces a
+student's grades as a whole.
 nbgrader's formgrader, `nbgrader generate_feedback` and `nbgrader export` read the result as if nbgrader had graded.
 """
 
@@ -137,11 +138,9 @@ def _warm_up(assignments) -> None:
 def grade_task(task: Task) -> dict:
     """Grade every notebook of one submission; returns plain results for the main process to save."""
     from autograder import grader
-    from autograder.course_dir import check_module
 
     global _sandbox
     started = time.perf_counter()
-    check_module(task.assignment)  # import the checks here, once per worker
     if not _sandbox.alive():  # a submission killed the sandbox itself: start a new one
         _restart_sandbox()
     results = []

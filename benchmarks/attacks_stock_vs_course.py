@@ -147,10 +147,11 @@ def main() -> int:
 
 
 def flagged(got, want: float) -> str:
+    """total(got), marked ! when more than deserved and - when less."""
     if not isinstance(got, dict):
-        return "no grade"
+        return total(got)
     points_got = sum(v or 0 for v in got.values())
-    return f"{points_got:g}" + ("!" if points_got > want else "-" if points_got < want else "")
+    return total(got) + ("!" if points_got > want else "-" if points_got < want else "")
 
 
 if __name__ == "__main__":
