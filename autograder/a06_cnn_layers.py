@@ -8,6 +8,7 @@ in PyTorch cross the check boundary as data: a list of (layer kind, output shape
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -43,6 +44,7 @@ def _expect_triple(what: str, result, inputs: str):
 # --- conv_output_size ------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)  # the same sizes come back in every submission
 def reference_output_size(n: int, f: int, p: int, s: int) -> int:
     """Spatial output size of nn.Conv2d(kernel_size=f, padding=p, stride=s) on an n x n input."""
     conv = nn.Conv2d(1, 1, f, stride=s, padding=p, bias=False)
@@ -178,7 +180,14 @@ def reference_description(model: nn.Sequential, input_shape) -> list:
     return rows
 
 
-def _expect_description(what: str, got, expected: list, inputs: str):
+@functools.lru_cache(maxsize=None)
+def reference_rows(build, arguments: tuple, input_shape: tuple) -> tuple:
+    """reference_description of the model build(*arguments) makes. The rows depend on the settings alone (not on the
+    random weights), and the same settings come back in every submission: computed once per grader process."""
+    return tuple(reference_description(build(*arguments), input_shape))
+
+
+def _expect_description(what: str, got, expected, inputs: str):
     """Compare a student's model description with the reference's, row by row, without showing the reference."""
     expect_true(isinstance(got, (list, tuple)),
                 f"{what} should return a list of (kind, output shape, number of parameters) rows, "
@@ -289,7 +298,7 @@ def check_cats_vs_dogs(cats_vs_dogs_description, rng):
     """The lecture's model in PyTorch: layer kinds, output shapes and parameter counts (991,041 for 180x180x3)."""
     for height, width in [(180, 180), (100, 130)]:
         got = cats_vs_dogs_description(height, width)
-        expected = reference_description(reference_cats_vs_dogs(height, width), (3, height, width))
+        expected = reference_rows(reference_cats_vs_dogs, (height, width), (3, height, width))
         _expect_description("cats_vs_dogs_description(height, width)", got, expected,
                             describe_inputs(height=height, width=width))
 
@@ -416,8 +425,8 @@ def check_template_cnn(template_cnn_description, rng):
     """The CNN template as nn.Sequential: layer kinds, output shapes and parameter counts for several settings."""
     for input_shape, n_classes, channels, n_conv, pool, fc_sizes in TEMPLATE_CASES:
         got = template_cnn_description(input_shape, n_classes, list(channels), n_conv, pool, list(fc_sizes))
-        expected = reference_description(reference_template(input_shape, n_classes, channels, n_conv, pool,
-                                                             fc_sizes), input_shape)
+        expected = reference_rows(reference_template, (input_shape, n_classes, tuple(channels), n_conv, pool,
+                                                       tuple(fc_sizes)), input_shape)
         inputs = (f"input_shape = {input_shape}, n_classes = {n_classes}, conv_channels = {channels}, "
                   f"convs_per_stage = {n_conv}, pool = {pool}, fc_sizes = {fc_sizes}")
         _expect_description("template_cnn_description(...)", got, expected, inputs)

@@ -73,10 +73,13 @@ def released_checksums(source) -> dict[str, str]:
             if nbs.grade_id(cell)}
 
 
-def restore_locked_cells(submission, source):
-    """A copy of the submission whose locked and test cells are the source's, with missing test cells put back."""
+def restore_locked_cells(submission, source, checksums: dict[str, str] | None = None):
+    """A copy of the submission whose locked and test cells are the source's, with missing test cells put back.
+
+    checksums: released_checksums(source), when the caller has them already (a grader grading a whole class).
+    """
     graded = copy.deepcopy(submission)
-    checksums = released_checksums(source)
+    checksums = checksums if checksums is not None else released_checksums(source)
     source_cells = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
     seen = set()
     for index, cell in enumerate(graded.cells):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import importlib
 import io
 import time
@@ -165,20 +166,26 @@ class StudentSession:
         self.executor.kill()
 
 
-def loaded_names(source: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # test cells are the course's own: the same in every submission
+def loaded_names(source: str) -> tuple[str, ...]:
     """Names a cell reads that are not Python builtins."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
+        return ()
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    return sorted(n for n in names if not hasattr(builtins, n))
+    return tuple(sorted(n for n in names if not hasattr(builtins, n)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str, name: str):
+    return compile(source, name, "exec")
 
 
 def grader_namespace(session: StudentSession, source: str) -> dict:
     """The namespace a test cell runs in, here: the student's names as handles, modules and copied values."""
     namespace = {"__builtins__": builtins, "__name__": "__main__"}
-    for name, description in session.describe(loaded_names(source)).items():
+    for name, description in session.describe(list(loaded_names(source))).items():
         kind = description.get("kind")
         if kind == "function":
             namespace[name] = RemoteHandle(session, name)
@@ -203,7 +210,7 @@ def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool
     with contextlib.redirect_stdout(printed):
         try:
             namespace = grader_namespace(session, source)
-            exec(compile(source, name, "exec"), namespace)
+            exec(_compiled(source, name), namespace)
         except AssertionError as failure:  # CheckFailed is one
             return False, printed.getvalue(), f"{type(failure).__name__}: {failure}".rstrip(": ")
         except StudentError as failure:
@@ -254,9 +261,12 @@ def _error(message: str) -> dict:
     return {"output_type": "error", "ename": ename or "Error", "evalue": evalue, "traceback": message.split("\n")}
 
 
-def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts()):
-    """Grade a submitted notebook against its source. Returns (engine.NotebookGrade, graded notebook)."""
-    graded = engine.restore_locked_cells(submission, source)
+def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts(), checksums=None):
+    """Grade a submitted notebook against its source. Returns (engine.NotebookGrade, graded notebook).
+
+    checksums: engine.released_checksums(source), when the caller has them already.
+    """
+    graded = engine.restore_locked_cells(submission, source, checksums)
     session = StudentSession(sandbox, timeouts)
     try:
         for index, cell in enumerate(graded.cells):

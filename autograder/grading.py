@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import functools
 import hashlib
 import importlib
 import json
@@ -145,7 +146,7 @@ def grade_task(task: Task) -> dict:
         _restart_sandbox()
     results = []
     for name in task.notebooks:
-        source = nbs.read_notebook(SOURCE_ROOT / task.assignment / name)
+        source, checksums = _source(task.assignment, name)
         path = Path(task.folder) / name
         digest = submission_hash(path)
         try:
@@ -154,7 +155,7 @@ def grade_task(task: Task) -> dict:
             results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]))
             continue
         try:
-            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts)
+            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums)
         except Exception as error:  # the sandbox broke down: this notebook gets no points, the run goes on
             results.append(_not_gradable(source, name, digest, f"grading failed: {error}"))
             _restart_sandbox()
@@ -168,6 +169,13 @@ def grade_task(task: Task) -> dict:
         results.append({"name": name, "sha256": digest, "cells": cells,
                         "notebook": stamped(graded, digest, cells), "crashed": False})
     return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
+
+
+@functools.lru_cache(maxsize=None)
+def _source(assignment: str, name: str):
+    """The source notebook and its released checksums, read once per worker (they do not change during a run)."""
+    source = nbs.read_notebook(SOURCE_ROOT / assignment / name)
+    return source, engine.released_checksums(source)
 
 
 def _restart_sandbox() -> None:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import pickle
@@ -54,10 +55,18 @@ def _sklearn_file(*parts: str) -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=1)
+def _digits_table() -> np.ndarray:
+    """The digits file, parsed once per process (reading it costs ~20 ms): (1797, 65), 64 pixels then the label."""
+    table = np.loadtxt(_sklearn_file("data", "digits.csv.gz"), delimiter=",")
+    table.setflags(write=False)
+    return table
+
+
 def load_digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, scale: bool = True) -> Split:
     """scikit-learn's digits as a seeded Split. X: (n, 64) pixels in [0, 1] when scale (else 0..16); y: (n,) in 0..9."""
-    table = np.loadtxt(_sklearn_file("data", "digits.csv.gz"), delimiter=",")  # 64 pixels, then the label
-    X = table[:, :-1] / (16.0 if scale else 1.0)
+    table = _digits_table()
+    X = table[:, :-1] / (16.0 if scale else 1.0)  # new arrays: the cached table stays as read
     y = table[:, -1].astype(np.int64)
     tr, va, te = split_indices(len(y), val_fraction, test_fraction, seed)
     return Split(X[tr], y[tr], X[va], y[va], X[te], y[te])
@@ -70,12 +79,19 @@ def digit_images(X: np.ndarray) -> np.ndarray:
 
 def load_sample_images() -> dict[str, np.ndarray]:
     """scikit-learn's sample photographs by name: {'china': (427, 640, 3) uint8, 'flower': (427, 640, 3) uint8}."""
+    return {name: image.copy() for name, image in _decoded_sample_images().items()}  # copies: callers may edit
+
+
+@functools.lru_cache(maxsize=1)
+def _decoded_sample_images() -> dict[str, np.ndarray]:
+    """The two JPEG files, decoded once per process."""
     from PIL import Image
 
     images = {}
     for name in ("china", "flower"):
         with Image.open(_sklearn_file("images", f"{name}.jpg")) as image:
             images[name] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            images[name].setflags(write=False)
     return images
 
 

@@ -58,6 +58,12 @@ def test_the_reader_follows_the_cells_as_they_run():
     assert reader.torch_use("relu") is None
     reader.ran("import torch\ndef relu(x):\n    return torch.relu(x)")
     assert "torch" in reader.torch_use("relu")
+    reader.ran("print(relu(1.0))")  # defines nothing: what was found still holds
+    assert "torch" in reader.torch_use("relu")
+    reader.ran(NUMPY_ONLY)
+    assert reader.torch_use("relu") is None
+    reader.ran("np = __import__('torch')")  # defines no function, yet relu now reaches torch
+    assert reader.torch_use("relu") == "np"
 
 
 @given(st.lists(st.sampled_from(["x", "y", "np", "helper", "relu", "F"]), min_size=1, max_size=6))

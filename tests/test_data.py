@@ -58,6 +58,16 @@ def test_sample_images():
     assert images["china"].shape == (427, 640, 3) and images["china"].dtype == np.uint8
 
 
+def test_loaded_data_is_the_callers_own():
+    """The files are read once per process; what a caller gets is a fresh copy it may change."""
+    split, images = data.load_digits(seed=1), data.load_sample_images()
+    split.X_train[:] = -1.0
+    split.y_train[:] = -1
+    images["china"][:] = 0
+    assert data.load_digits(seed=1).X_train.min() >= 0 and data.load_digits(seed=1).y_train.min() >= 0
+    assert data.load_sample_images()["china"].max() > 0
+
+
 def write_idx(path, array, compress=False):
     codes = {np.dtype(np.uint8): 0x08}
     header = bytes([0, 0, codes[array.dtype], array.ndim]) + b"".join(
