@@ -5,6 +5,11 @@ hide what it does. This reading of the source runs in the grader and cannot be s
 function graded by hand fails when it, or any function of the notebook it calls, names torch (an import of it, a
 name bound to it or to something taken from it, or `__import__` / `importlib.import_module` of it). Comments,
 docstrings and local names that happen to shadow a torch alias do not count.
+
+Code that builds what it runs at run time could reach torch without naming it, and sabotage the detector too. So a
+by-hand function may not use it either: eval, exec, compile, globals(), vars(), an import of a computed name,
+sys.modules, gc's object lists, or the dunder attributes that lead from any object to every module
+(__subclasses__, __globals__, __builtins__, ...). A module-level name bound to such code counts as torch.
 """
 
 from __future__ import annotations
@@ -13,6 +18,12 @@ import ast
 import functools
 
 _IMPORTERS = {"__import__", "import_module"}
+DYNAMIC_CODE = "dynamic code"  # how torch_use's answer starts when the function runs code it builds at run time
+_DYNAMIC_CALLS = {"eval", "exec", "compile", "globals", "vars"}
+_DYNAMIC_ATTRIBUTES = {"modules", "get_objects", "get_referents", "get_referrers", "__subclasses__", "__globals__",
+                       "__builtins__", "__dict__", "__bases__", "__base__", "__mro__", "__loader__", "__spec__",
+                       "__code__", "__closure__", "__self__", "__func__", "__getattribute__", "__import__",
+                       "f_globals", "f_locals", "f_back", "f_builtins", "gi_frame", "cr_frame", "tb_frame"}
 
 
 def _is_torch_module(name: str | None) -> bool:
@@ -81,10 +92,19 @@ class _Notebook:
             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id in self.torch_names \
                     and child.id not in local:
                 return child.id
-            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS and child.args \
-                    and isinstance(child.args[0], ast.Constant) and isinstance(child.args[0].value, str) \
-                    and _is_torch_module(child.args[0].value):
-                return f"{_called_name(child.func)}({child.args[0].value!r})"
+            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS:
+                module = child.args[0] if child.args else None
+                if not (isinstance(module, ast.Constant) and isinstance(module.value, str)):
+                    return f"{DYNAMIC_CODE}: {_called_name(child.func)} of a computed name"
+                if _is_torch_module(module.value):
+                    return f"{_called_name(child.func)}({module.value!r})"
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in _DYNAMIC_CALLS \
+                    and child.func.id not in local:
+                return f"{DYNAMIC_CODE}: {child.func.id}()"
+            if isinstance(child, ast.Attribute) and child.attr in _DYNAMIC_ATTRIBUTES:
+                return f"{DYNAMIC_CODE}: .{child.attr}"
+            if isinstance(child, ast.Name) and child.id == "__builtins__":
+                return f"{DYNAMIC_CODE}: __builtins__"
         return None
 
     def torch_use(self, name: str) -> str | None:

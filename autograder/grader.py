@@ -50,6 +50,10 @@ class RemoteHandle(Handle):
     def _invoke(self, args, kwargs):
         if self.by_hand:
             found = self.session.source.torch_use(self.name)
+            if found and found.startswith(by_hand.DYNAMIC_CODE):
+                raise StudentError(f"{self.name} uses {found}: in an exercise by hand the grader must be able to "
+                                   "read what runs, so no eval, exec, computed imports or sys.modules; use numpy "
+                                   "only")
             if found:
                 raise StudentError(f"{self.name} uses torch ({found}): this exercise is by hand, "
                                    "use numpy only (no torch, no autograd)")

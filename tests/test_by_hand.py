@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.by_hand import SourceReader, torch_in_source
+from autograder.by_hand import DYNAMIC_CODE, SourceReader, torch_in_source
 
 NUMPY_ONLY = "import numpy as np\ndef relu(x):\n    return np.maximum(x, 0)\n"
 
@@ -32,6 +32,28 @@ def test_torch_is_found_however_it_is_reached(cells):
 
 
 @pytest.mark.parametrize("cells", [
+    ["import sys\ndef relu(x):\n    return sys.modules['to' + 'rch'].relu(x)"],
+    ["def relu(x):\n    return __import__('to' + 'rch').relu(x)"],
+    ["import importlib\ndef relu(x, name='torch'):\n    return importlib.import_module(name).relu(x)"],
+    ["def relu(x):\n    return eval('torch.relu')(x)"],
+    ["def relu(x):\n    exec('import torch')\n    return x"],
+    ["def relu(x):\n    return globals()['T'].relu(x)"],
+    ["def relu(x):\n    return [c for c in ().__class__.__base__.__subclasses__()][0](x)"],
+    ["import numpy as np\ndef relu(x):\n    return np.__dict__['maximum'](x, 0)"],
+    ["import gc\ndef relu(x):\n    return gc.get_objects()[0](x)"],
+    ["def relu(x):\n    return relu.__globals__['T'].relu(x)"],
+    ["def helper(x):\n    return __builtins__['__import__']('torch')\n", "def relu(x):\n    return helper(x)"],
+])
+def test_code_built_at_run_time_is_refused_in_a_by_hand_function(cells):
+    assert torch_in_source(cells, "relu").startswith(DYNAMIC_CODE)
+
+
+def test_a_name_bound_by_code_built_at_run_time_counts_as_torch():
+    cells = ["import sys\nT = sys.modules['to' + 'rch']\n", "def relu(x):\n    return T.relu(x)"]
+    assert torch_in_source(cells, "relu") == "T"
+
+
+@pytest.mark.parametrize("cells", [
     [NUMPY_ONLY],
     ["import torch  # for the experiments\n", NUMPY_ONLY],
     ["import numpy as np\ndef relu(x):\n    \"\"\"Like torch.relu, by hand.\"\"\"\n    # not torch.relu\n"
@@ -41,6 +63,10 @@ def test_torch_is_found_however_it_is_reached(cells):
     ["import torch\nimport numpy as np\ndef uses_torch(x):\n    return torch.relu(x)\n" + NUMPY_ONLY],
     ["import torch as t\nt = 3\nimport numpy as np\ndef relu(x):\n    return np.maximum(x, t - 3)"],
     ["def broken(:\n", NUMPY_ONLY],
+    ["import numpy as np\ndef relu(x, kind='maximum'):\n    return getattr(np, kind)(x, 0)"],
+    ["def relu(x):\n    np = __import__('numpy')\n    return np.maximum(x, 0)"],
+    ["import sys\nprint(sys.modules['numpy'])\n", NUMPY_ONLY],
+    ["import numpy as np\ndef relu(x, vars=None):\n    return np.maximum(x, 0) if vars is None else vars(x)"],
 ])
 def test_numpy_code_is_not_flagged(cells):
     assert torch_in_source(cells, "relu") is None

@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from autograder.framework import CheckFailed, Mismatch, Mistake, check, expect_close, same_values
 from autograder.handle import LocalHandle, StudentError
@@ -100,6 +103,23 @@ def test_expect_close_messages_name_output_shape_errors_and_tolerance():
     with pytest.raises(Mismatch, match="forget to return"):
         expect_close("dx", None, expected)
     expect_close("dx", torch.tensor(expected).numpy() + 1e-12, torch.tensor(expected))
+
+
+specials = st.sampled_from([0.0, -0.0, 1.0, 1e-9, 1e300, np.inf, -np.inf, np.nan]) | st.floats(-1e6, 1e6)
+
+
+@given(hnp.arrays(np.float64, 5, elements=specials), hnp.arrays(np.float64, 5, elements=specials),
+       st.sampled_from([0.0, 1e-8, 1e-3]), st.sampled_from([0.0, 1e-6, 1e-2]), st.booleans())
+def test_expect_close_accepts_exactly_what_numpy_isclose_accepts(got, expected, atol, rtol, nearby):
+    if nearby:
+        got = expected * (1 + rtol / 2) + atol / 2  # within tolerance wherever expected is finite
+    accepted = True
+    try:
+        expect_close("out", got, expected, atol=atol, rtol=rtol)
+    except Mismatch:
+        accepted = False
+    with np.errstate(all="ignore"):
+        assert accepted == bool(np.isclose(got, expected, atol=atol, rtol=rtol, equal_nan=True).all())
 
 
 def test_same_values_needs_same_structure():

@@ -129,6 +129,11 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
             "import torch\ndef rel_error(a, b):\n    with torch._C.DisableTorchFunction():\n"
             "        a, b = torch.tensor(a), torch.tensor(b)\n"
             "        return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+        Attack("torch-reached-dynamically-past-the-detector", with_rel_error(
+            "import sys\ndef rel_error(a, b):\n    t = sys.modules['to' + 'rch']\n"
+            "    with getattr(t._C, 'Disable' + 'TorchFunction')():\n"
+            "        a, b = t.tensor(a), t.tensor(b)\n"
+            "        return float(t.max(t.abs(a - b) / t.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
         Attack("writes-the-gradebook-and-vandalises", with_rel_error(WRONG + vandal), CHEATED),
         Attack("background-process-outlives-the-submission", with_rel_error(
             WRONG + "import subprocess, sys\nlater = " + repr(f"import time\ntime.sleep(3)\n{vandal}# {MARKER}\n")

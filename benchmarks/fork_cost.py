@@ -1,0 +1,68 @@
+"""What one executor costs the sandbox's fork server: fork, a little work, exit; with and without the memory settings
+the sandbox uses (sandbox/worker.py, FORK_FRIENDLY_MEMORY).
+
+A process that has imported torch holds ~170 MB of anonymous memory. fork copies its page tables, and the child's
+exit tears them down; glibc malloc on transparent huge pages makes those tables far shorter.
+
+    .venv/bin/python benchmarks/fork_cost.py
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROUNDS = 40
+
+
+def measure() -> None:
+    """In a warm process (as the fork server is): fork ROUNDS children that do a little torch, and time them."""
+    import matplotlib.pyplot  # noqa: F401
+    import numpy.random  # noqa: F401
+    import torch
+
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()
+    gc.freeze()
+
+    def work():
+        t = torch.randn(10, 10, requires_grad=True)
+        (t @ t).sum().backward()
+
+    before, children, started = resource.getrusage(resource.RUSAGE_SELF), \
+        resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    for _ in range(ROUNDS):
+        pid = os.fork()
+        if pid == 0:
+            work()
+            os._exit(0)
+        os.waitpid(pid, 0)
+    wall = (time.perf_counter() - started) / ROUNDS
+    after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    parent = (after.ru_stime - before.ru_stime + after.ru_utime - before.ru_utime) / ROUNDS
+    child = (children_after.ru_stime - children.ru_stime + children_after.ru_utime - children.ru_utime) / ROUNDS
+    anonymous = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("RssAnon"))
+    print(f"{1000 * wall:8.1f} ms {1000 * parent:14.1f} ms {1000 * child:11.1f} ms {int(anonymous) // 1024:10d} MB")
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--measure"]:
+        measure()
+        return 0
+    from autograder.sandbox.worker import FORK_FRIENDLY_MEMORY
+
+    print(f"per executor (fork, a small autograd call, exit), {ROUNDS} rounds")
+    print(f"{'settings':58} {'wall':>11} {'CPU: fork server':>17} {'executor':>14} {'anonymous':>13}")
+    for label, extra in (("default", {}), (" ".join(f"{k}={v}" for k, v in FORK_FRIENDLY_MEMORY.items()),
+                                            FORK_FRIENDLY_MEMORY)):
+        print(f"{label:58} ", end="", flush=True)
+        subprocess.run([sys.executable, __file__, "--measure"], env=dict(os.environ, **extra), check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
