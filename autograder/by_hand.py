@@ -15,6 +15,7 @@ sys.modules, gc's object lists, or the dunder attributes that lead from any obje
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 
 _IMPORTERS = {"__import__", "import_module"}
@@ -46,13 +47,28 @@ class _Notebook:
     def __init__(self, sources=()):
         self.functions: dict[str, ast.AST] = {}
         self.torch_names: set[str] = set()
+        self.bound: set[str] = set()  # every name a module-level statement visibly binds
+        self.runs_built_code = False  # module-level code built at run time (or a star import): it may bind anything
         for source in sources:
             self.add(source)
+
+    def state(self) -> tuple:
+        """What torch_use's answers depend on (ASTs compare by identity)."""
+        return dict(self.functions), set(self.torch_names), set(self.bound), self.runs_built_code
 
     def add(self, source: str) -> None:
         """Take in the next cell that ran."""
         for statement in _statements(source):
             self._module_statement(statement)
+            self.bound |= _bound_names(statement)
+            if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                    and _first_dynamic_use(statement, set()):
+                self.runs_built_code = True
+                # setattr(box, "t", __import__(name)): whatever such a statement touches may now lead to torch
+                self.torch_names |= {n.id for n in ast.walk(statement)
+                                     if isinstance(n, ast.Name) and not hasattr(builtins, n.id)}
+            if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(statement)):
+                self.runs_built_code = True
 
     def _module_statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -92,20 +108,11 @@ class _Notebook:
             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id in self.torch_names \
                     and child.id not in local:
                 return child.id
-            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS:
-                module = child.args[0] if child.args else None
-                if not (isinstance(module, ast.Constant) and isinstance(module.value, str)):
-                    return f"{DYNAMIC_CODE}: {_called_name(child.func)} of a computed name"
-                if _is_torch_module(module.value):
-                    return f"{_called_name(child.func)}({module.value!r})"
-            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in _DYNAMIC_CALLS \
-                    and child.func.id not in local:
-                return f"{DYNAMIC_CODE}: {child.func.id}()"
-            if isinstance(child, ast.Attribute) and child.attr in _DYNAMIC_ATTRIBUTES:
-                return f"{DYNAMIC_CODE}: .{child.attr}"
-            if isinstance(child, ast.Name) and child.id == "__builtins__":
-                return f"{DYNAMIC_CODE}: __builtins__"
-        return None
+            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS and child.args \
+                    and isinstance(child.args[0], ast.Constant) and isinstance(child.args[0].value, str) \
+                    and _is_torch_module(child.args[0].value):
+                return f"{_called_name(child.func)}({child.args[0].value!r})"
+        return _first_dynamic_use(node, local)
 
     def torch_use(self, name: str) -> str | None:
         """How function `name`, or a notebook function it calls, reaches torch; None when it does not."""
@@ -117,12 +124,58 @@ class _Notebook:
             seen.add(current)
             function = self.functions[current]
             local = _local_names(function)
-            found = self._names_torch(function, local)
+            found = self._names_torch(function, local) or self._bound_at_run_time(function, local)
             if found:
                 return found if current == name else f"{found} (in {current}, which {name} calls)"
             todo += [n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                      and n.id in self.functions and n.id not in local]
         return None
+
+
+    def _bound_at_run_time(self, function: ast.AST, local: set[str]) -> str | None:
+        """A global name the function reads that no statement visibly binds, when code built at run time could."""
+        if not self.runs_built_code:
+            return None
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local \
+                    and node.id not in self.bound and not hasattr(builtins, node.id):
+                return f"{DYNAMIC_CODE}: {node.id}, which only code built at run time defines"
+        return None
+
+
+def _first_dynamic_use(tree: ast.AST, local: set[str]) -> str | None:
+    """The first way code in this tree runs code built at run time (see the module's docstring), if any."""
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called_name(node.func) in _IMPORTERS:
+            module = node.args[0] if node.args else None
+            if not (isinstance(module, ast.Constant) and isinstance(module.value, str)):
+                return f"{DYNAMIC_CODE}: {_called_name(node.func)} of a computed name"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS \
+                and node.func.id not in local:
+            return f"{DYNAMIC_CODE}: {node.func.id}()"
+        # sys.modules[...] is, model.modules() is not: a method that is called is not the module table
+        if isinstance(node, ast.Attribute) and node.attr in _DYNAMIC_ATTRIBUTES \
+                and not (node.attr == "modules" and id(node) in called):
+            return f"{DYNAMIC_CODE}: .{node.attr}"
+        if isinstance(node, ast.Name) and node.id == "__builtins__":
+            return f"{DYNAMIC_CODE}: __builtins__"
+    return None
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    """Names a module-level statement binds where the grader can see it (generously: anywhere inside it)."""
+    names = set()
+    for node in ast.walk(statement):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
 
 
 def _called_name(func: ast.AST) -> str:
@@ -160,12 +213,11 @@ class SourceReader:
 
     def torch_use(self, name: str) -> str | None:
         if self._unread:
-            functions, torch_names = dict(self._notebook.functions), set(self._notebook.torch_names)
+            before = self._notebook.state()
             for source in self._unread:
                 self._notebook.add(source)
             self._unread.clear()
-            # most cells (calls, prints, tests) define nothing: then what was found still holds
-            if functions != self._notebook.functions or torch_names != self._notebook.torch_names:
+            if before != self._notebook.state():  # most cells (calls, prints, tests) change nothing read here
                 self._found = {}
         if name not in self._found:
             self._found[name] = self._notebook.torch_use(name)

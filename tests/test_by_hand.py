@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autograder import notebooks as nbs
 from autograder.by_hand import DYNAMIC_CODE, SourceReader, torch_in_source
+from autograder.course_dir import SOURCE_ROOT, check_module
+from tests.conftest import alternatives, per_assignment
 
 NUMPY_ONLY = "import numpy as np\ndef relu(x):\n    return np.maximum(x, 0)\n"
 
@@ -51,6 +56,27 @@ def test_code_built_at_run_time_is_refused_in_a_by_hand_function(cells):
 def test_a_name_bound_by_code_built_at_run_time_counts_as_torch():
     cells = ["import sys\nT = sys.modules['to' + 'rch']\n", "def relu(x):\n    return T.relu(x)"]
     assert torch_in_source(cells, "relu") == "T"
+
+
+@pytest.mark.parametrize("setup", [
+    "globals()['T'] = __import__('to' + 'rch')",
+    "exec('import torch as T')",
+    "class Box:\n    pass\nT = Box()\nsetattr(T, 'relu', vars(__import__('to' + 'rch'))['relu'])",
+])
+def test_names_only_code_built_at_run_time_binds_are_refused(setup):
+    cells = [setup, "import numpy as np\ndef relu(x):\n    return np.maximum(T.relu(x), 0)"]
+    assert torch_in_source(cells, "relu")
+
+
+def test_names_a_star_import_may_bind_are_refused():
+    cells = ["from torch import *", "import numpy as np\ndef relu(x):\n    return np.maximum(tanh(tensor(x)).numpy(), 0)"]
+    assert torch_in_source(cells, "relu")
+
+
+def test_torch_apis_that_merely_look_dynamic_are_not_flagged():
+    cells = ["import torch\nmodel = torch.nn.Sequential(torch.nn.ReLU()).eval()\n"
+             "count = sum(1 for m in model.modules())\n", NUMPY_ONLY]
+    assert torch_in_source(cells, "relu") is None
 
 
 @pytest.mark.parametrize("cells", [
@@ -98,3 +124,16 @@ def test_names_that_never_reach_torch_are_never_flagged(names):
     cells = ["import numpy as np\nimport torch.nn.functional as G\ndef helper(v):\n    return v\n",
              f"def relu(x, y=1, F=2):\n    return {body}\n"]
     assert torch_in_source(cells, "relu") is None
+
+
+@pytest.mark.parametrize("assignment", per_assignment())
+def test_no_worked_solution_or_second_implementation_is_flagged(assignment):
+    """What the grader reads in a by-hand function must never fail an honest student's numpy code."""
+    solution = [source for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment)
+                for source in nbs.graded_code(nbs.read_notebook(path))]
+    alternative = [inspect.getsource(alternatives(assignment))]
+    functions = [f for chk in check_module(assignment).CHECKS if chk.by_hand for f in chk.functions]
+    for name in functions:
+        assert torch_in_source(solution, name) is None, name
+        if hasattr(alternatives(assignment), name):
+            assert torch_in_source(alternative, name) is None, name
