@@ -9,7 +9,9 @@ docstrings and local names that happen to shadow a torch alias do not count.
 Code that builds what it runs at run time could reach torch without naming it, and sabotage the detector too. So a
 by-hand function may not use it either: eval, exec, compile, globals(), vars(), an import of a computed name,
 sys.modules, gc's object lists, or the dunder attributes that lead from any object to every module
-(__subclasses__, __globals__, __builtins__, ...). A module-level name bound to such code counts as torch.
+(__subclasses__, __globals__, __builtins__, ...). A module-level name bound to such code counts as torch; and
+once module-level code built at run time (or a star import) could have bound any name, so does a global the
+function reads that no statement visibly binds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+from typing import NamedTuple
 
 _IMPORTERS = {"__import__", "import_module"}
 DYNAMIC_CODE = "dynamic code"  # how torch_use's answer starts when the function runs code it builds at run time
@@ -60,15 +63,12 @@ class _Notebook:
         """Take in the next cell that ran."""
         for statement in _statements(source):
             self._module_statement(statement)
-            self.bound |= _bound_names(statement)
-            if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                    and _first_dynamic_use(statement, set()):
+            bound, runs_built_code, touched = _statement_facts(statement)
+            self.bound |= bound
+            if runs_built_code:
                 self.runs_built_code = True
                 # setattr(box, "t", __import__(name)): whatever such a statement touches may now lead to torch
-                self.torch_names |= {n.id for n in ast.walk(statement)
-                                     if isinstance(n, ast.Name) and not hasattr(builtins, n.id)}
-            if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(statement)):
-                self.runs_built_code = True
+                self.torch_names |= touched
 
     def _module_statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -86,7 +86,7 @@ class _Notebook:
             if isinstance(statement.value, ast.Lambda):
                 for name in names:
                     self.functions[name] = statement.value
-            elif self._names_torch(statement.value, set()):
+            elif self._names_torch(statement.value):
                 self.torch_names.update(names)
             else:
                 self.torch_names.difference_update(names)  # rebound to something else
@@ -98,21 +98,11 @@ class _Notebook:
                 for child in handler.body:
                     self._module_statement(child)
 
-    def _names_torch(self, node: ast.AST, local: set[str]) -> str | None:
+    def _names_torch(self, node: ast.AST) -> str | None:
         """The first way `node` reaches torch directly, if any (not through other functions)."""
-        for child in ast.walk(node):
-            if isinstance(child, ast.Import) and any(_is_torch_module(a.name) for a in child.names):
-                return "import torch"
-            if isinstance(child, ast.ImportFrom) and _is_torch_module(child.module):
-                return f"from {child.module} import ..."
-            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id in self.torch_names \
-                    and child.id not in local:
-                return child.id
-            if isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS and child.args \
-                    and isinstance(child.args[0], ast.Constant) and isinstance(child.args[0].value, str) \
-                    and _is_torch_module(child.args[0].value):
-                return f"{_called_name(child.func)}({child.args[0].value!r})"
-        return _first_dynamic_use(node, local)
+        facts = _facts(node)
+        return facts.imports_torch or next((n for n in facts.reads if n in self.torch_names), None) \
+            or facts.dynamic
 
     def torch_use(self, name: str) -> str | None:
         """How function `name`, or a notebook function it calls, reaches torch; None when it does not."""
@@ -123,24 +113,61 @@ class _Notebook:
                 continue
             seen.add(current)
             function = self.functions[current]
-            local = _local_names(function)
-            found = self._names_torch(function, local) or self._bound_at_run_time(function, local)
+            found = self._names_torch(function) or self._bound_at_run_time(function)
             if found:
                 return found if current == name else f"{found} (in {current}, which {name} calls)"
-            todo += [n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-                     and n.id in self.functions and n.id not in local]
+            todo += [n for n in _facts(function).reads if n in self.functions]
         return None
 
 
-    def _bound_at_run_time(self, function: ast.AST, local: set[str]) -> str | None:
+    def _bound_at_run_time(self, function: ast.AST) -> str | None:
         """A global name the function reads that no statement visibly binds, when code built at run time could."""
         if not self.runs_built_code:
             return None
-        for node in ast.walk(function):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local \
-                    and node.id not in self.bound and not hasattr(builtins, node.id):
-                return f"{DYNAMIC_CODE}: {node.id}, which only code built at run time defines"
+        for name in _facts(function).reads:
+            if name not in self.bound and not hasattr(builtins, name):
+                return f"{DYNAMIC_CODE}: {name}, which only code built at run time defines"
         return None
+
+
+class _Facts(NamedTuple):
+    reads: tuple[str, ...]     # global names read (not parameters or local assignments), in the order of the source
+    imports_torch: str | None  # an import of torch in it, if any
+    dynamic: str | None        # code built at run time in it, if any
+
+
+# The trees come from _statements' cache, shared by every submission with the same cell: what is read off a tree
+# once holds for all of them (a tree is kept alive by the cache, so its identity is a safe key).
+@functools.lru_cache(maxsize=8192)
+def _facts(node: ast.AST) -> _Facts:
+    local = _local_names(node)
+    reads, imports_torch = [], None
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id not in local \
+                and child.id not in reads:
+            reads.append(child.id)
+        elif imports_torch is None and isinstance(child, ast.Import) \
+                and any(_is_torch_module(a.name) for a in child.names):
+            imports_torch = "import torch"
+        elif imports_torch is None and isinstance(child, ast.ImportFrom) and _is_torch_module(child.module):
+            imports_torch = f"from {child.module} import ..."
+        elif imports_torch is None and isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS \
+                and child.args and isinstance(child.args[0], ast.Constant) \
+                and isinstance(child.args[0].value, str) and _is_torch_module(child.args[0].value):
+            imports_torch = f"{_called_name(child.func)}({child.args[0].value!r})"
+    return _Facts(tuple(reads), imports_torch, _first_dynamic_use(node, local))
+
+
+@functools.lru_cache(maxsize=8192)
+def _statement_facts(statement: ast.stmt) -> tuple[frozenset, bool, frozenset]:
+    """(names it visibly binds, whether it runs code built at run time or star-imports, the names it touches)."""
+    runs_built_code = any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+                          for n in ast.walk(statement))
+    if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+            and _first_dynamic_use(statement, set()):
+        runs_built_code = True
+    touched = frozenset(n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not hasattr(builtins, n.id))
+    return frozenset(_bound_names(statement)), runs_built_code, touched
 
 
 def _first_dynamic_use(tree: ast.AST, local: set[str]) -> str | None:
