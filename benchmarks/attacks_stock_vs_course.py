@@ -127,10 +127,10 @@ def main() -> int:
         time.sleep(4)
         leftovers = kill_leftovers()
         ours = points(course)
-        print(f"{'attack':38} {'deserved':>8} {'course':>7} {'stock':>7}   stock nbgrader: that class")
+        print(f"{'attack':44} {'deserved':>8} {'course':>7} {'stock':>7}   stock nbgrader: that class")
         for attack in catalogue:
             want = sum(attack.deserved.values())
-            row = f"{attack.name:38} {want:8g} {flagged(ours.get(attack.name), want):>7} "
+            row = f"{attack.name:44} {want:8g} {flagged(ours.get(attack.name), want):>7} "
             if attack.name in NOT_UNDER_STOCK:
                 row += f"{'not run':>7}"
             else:
