@@ -119,7 +119,6 @@ class _Notebook:
             todo += [n for n in _facts(function).reads if n in self.functions]
         return None
 
-
     def _bound_at_run_time(self, function: ast.AST) -> str | None:
         """A global name the function reads that no statement visibly binds, when code built at run time could."""
         if not self.runs_built_code:
@@ -151,10 +150,10 @@ def _facts(node: ast.AST) -> _Facts:
             imports_torch = "import torch"
         elif imports_torch is None and isinstance(child, ast.ImportFrom) and _is_torch_module(child.module):
             imports_torch = f"from {child.module} import ..."
-        elif imports_torch is None and isinstance(child, ast.Call) and _called_name(child.func) in _IMPORTERS \
-                and child.args and isinstance(child.args[0], ast.Constant) \
-                and isinstance(child.args[0].value, str) and _is_torch_module(child.args[0].value):
-            imports_torch = f"{_called_name(child.func)}({child.args[0].value!r})"
+        elif imports_torch is None and isinstance(child, ast.Call):
+            imported = _importer_call(child)
+            if imported and _is_torch_module(imported[1]):
+                imports_torch = f"{imported[0]}({imported[1]!r})"
     return _Facts(tuple(reads), imports_torch, _first_dynamic_use(node, local))
 
 
@@ -174,10 +173,9 @@ def _first_dynamic_use(tree: ast.AST, local: set[str]) -> str | None:
     """The first way code in this tree runs code built at run time (see the module's docstring), if any."""
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _called_name(node.func) in _IMPORTERS:
-            module = node.args[0] if node.args else None
-            if not (isinstance(module, ast.Constant) and isinstance(module.value, str)):
-                return f"{DYNAMIC_CODE}: {_called_name(node.func)} of a computed name"
+        imported = _importer_call(node)
+        if imported and imported[1] is None:
+            return f"{DYNAMIC_CODE}: {imported[0]} of a computed name"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS \
                 and node.func.id not in local:
             return f"{DYNAMIC_CODE}: {node.func.id}()"
@@ -188,6 +186,15 @@ def _first_dynamic_use(tree: ast.AST, local: set[str]) -> str | None:
         if isinstance(node, ast.Name) and node.id == "__builtins__":
             return f"{DYNAMIC_CODE}: __builtins__"
     return None
+
+
+def _importer_call(node: ast.AST) -> tuple[str, str | None] | None:
+    """For __import__(...) or import_module(...): (that name, the module when it is a constant string, else None)."""
+    if not (isinstance(node, ast.Call) and _called_name(node.func) in _IMPORTERS):
+        return None
+    module = node.args[0] if node.args else None
+    constant = isinstance(module, ast.Constant) and isinstance(module.value, str)
+    return _called_name(node.func), (module.value if constant else None)
 
 
 def _bound_names(statement: ast.stmt) -> set[str]:

@@ -86,7 +86,7 @@ def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd
     environment = {"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib", "MPLBACKEND": "Agg",
                    "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
                    "PATH": f"{prefix}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-    environment.update(_limit_environment(limits), **FORK_FRIENDLY_MEMORY)
+    environment.update(_runner_environment(limits))
     for key, value in environment.items():
         command += ["--setenv", key, value]
     return command + [python, "-s", "/runner/runner.py", str(control_fd)]
@@ -94,14 +94,16 @@ def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd
 
 # The fork server forks an executor per notebook, and a fork copies the page tables of its ~170 MB heap (torch's
 # import). Objects on glibc malloc, whose heap is backed by transparent huge pages, make that table 512 times
-# shorter: fork and exit together cost ~6 ms instead of ~18 ms (benchmarks/fork_cost.py). A write after the fork
-# still copies 4 KB, not 2 MB.
+# shorter: a fork, a small autograd call and exit took 5.5 ms instead of 13.5 ms (benchmarks/fork_cost.py). A write
+# after the fork still copies 4 KB, not 2 MB.
 FORK_FRIENDLY_MEMORY = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
-def _limit_environment(limits: Limits) -> dict[str, str]:
+def _runner_environment(limits: Limits) -> dict[str, str]:
+    """What the fork server needs in its environment, in the sandbox or not: its limits and its memory settings."""
     return {"COURSE_MEMORY_LIMIT": str(limits.memory_bytes), "COURSE_CPU_LIMIT": str(limits.cpu_seconds),
-            "COURSE_FILE_LIMIT": str(limits.file_bytes), "COURSE_OUTPUT_CAP": str(limits.output_bytes)}
+            "COURSE_FILE_LIMIT": str(limits.file_bytes), "COURSE_OUTPUT_CAP": str(limits.output_bytes),
+            **FORK_FRIENDLY_MEMORY}
 
 
 class Sandbox:
@@ -136,7 +138,7 @@ class Sandbox:
             scratch = Path(self._tmp.name) / "scratch"
             scratch.mkdir()
             env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-                       **_limit_environment(limits), **FORK_FRIENDLY_MEMORY)
+                       **_runner_environment(limits))
             command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno())]
             cwd = str(scratch)
         else:
