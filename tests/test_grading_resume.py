@@ -28,9 +28,12 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("resume")]
 
 def course_grade(course, *extra):
     flags = [] if bubblewrap_problem() is None else ["--unsafe"]
+    temporary = course / "tmp"  # its own temporary folder, to see what a killed run leaves there
+    temporary.mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, "-m", "course.cli", "grade", ASSIGNMENT, "--course-dir", str(course),
                              "--jobs", "2", *flags, *extra], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, TMPDIR=str(temporary)))
 
 
 @pytest.fixture
@@ -70,6 +73,8 @@ def test_killed_run_resumes_without_losing_or_duplicating_grades(small_class):
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert graded_count(small_class) < STUDENTS, "the run finished before it could be killed; grow the class"
+    if bubblewrap_problem() is None:  # the sandbox's files are bound, not copied: a killed run leaves nothing behind
+        assert list((small_class / "tmp").glob("course-sandbox-*")) == []
     second = course_grade(small_class)
     out, err = second.communicate(timeout=600)
     assert second.returncode == 0, err

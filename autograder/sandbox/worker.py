@@ -68,7 +68,7 @@ def bubblewrap_problem() -> str | None:
     return None
 
 
-def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd: int) -> list[str]:
+def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[str]:
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
@@ -81,7 +81,8 @@ def _bubblewrap_command(python: str, runner_dir: str, limits: Limits, control_fd
         command += ["--ro-bind", folder, folder]
     course = REPO_ROOT / "course"
     command += ["--ro-bind", str(course), str(course)]   # the student package; `autograder` stays outside
-    command += ["--ro-bind", runner_dir, "/runner"]
+    for name in RUNNER_FILES:  # these three files and nothing else of ours; bound, so nothing is left in /tmp
+        command += ["--ro-bind", str(HERE / name), f"/runner/{name}"]
     command += ["--size", str(limits.scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
     environment = {"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib", "MPLBACKEND": "Agg",
                    "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
@@ -127,23 +128,24 @@ class Sandbox:
             problem = bubblewrap_problem()
             if problem:
                 raise SandboxUnavailable(f"{problem}; or grade without a sandbox with --unsafe (trusted work only)")
-        self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
-        runner_dir = Path(self._tmp.name) / "runner"
-        runner_dir.mkdir()
-        for name in RUNNER_FILES:  # a private copy: the sandbox sees these three files and nothing else of ours
-            shutil.copy2(HERE / name, runner_dir / name)
         self.control, theirs = socket.socketpair()
         python = str(Path(sys.prefix) / "bin" / "python")
+        self._tmp = None
         if unsafe:
-            scratch = Path(self._tmp.name) / "scratch"
+            # no sandbox: a scratch folder of its own, and the runner copied next to it, outside our package
+            self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
+            runner_dir, scratch = Path(self._tmp.name) / "runner", Path(self._tmp.name) / "scratch"
+            runner_dir.mkdir()
             scratch.mkdir()
+            for name in RUNNER_FILES:
+                shutil.copy2(HERE / name, runner_dir / name)
             env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                        **_runner_environment(limits))
             command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno())]
             cwd = str(scratch)
         else:
             env, cwd = None, None
-            command = _bubblewrap_command(python, str(runner_dir), limits, theirs.fileno())
+            command = _bubblewrap_command(python, limits, theirs.fileno())
         self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
@@ -221,7 +223,8 @@ class Sandbox:
             self.process.wait()
             if self.process.stderr:
                 self.process.stderr.close()
-            self._tmp.cleanup()
+            if self._tmp is not None:
+                self._tmp.cleanup()
 
     def __enter__(self):
         return self
