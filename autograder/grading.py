@@ -3,8 +3,8 @@
 One task is one student's submission of one assignment. The main process starts one sandbox per worker and, while
 they warm up, imports the checks and makes torch's slow first calls; then it forks the workers (`--jobs`, default all
 cores), warm from birth, each with its own sandbox, grading tasks with `grader.grade_notebook`. The main process alone
-writes: first the gradebook (committed per task), then the graded notebook into autograded/ (renamed into place),
-stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission
+writes: first the gradebook (the tasks graded in the last second, in one transaction), then their graded notebooks
+into autograded/ (renamed into place), stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission
 is done; so a run that was killed at any moment, started again, finishes what is left, and regrading replaces a
 student's grades as a whole.
 nbgrader's formgrader, `nbgrader generate_feedback` and `nbgrader export` read the result as if nbgrader had graded.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import functools
+import gc
 import hashlib
 import importlib
 import json
@@ -31,8 +32,12 @@ from tqdm.auto import tqdm
 from autograder import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, CourseError
+from autograder.gradebook import GradebookWriter
 
 STAMP = "course_grade"
+# Graded tasks are written to the gradebook together, at most this often: one commit waits for the disk, and a
+# run killed meanwhile grades those few tasks again.
+SAVE_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -219,35 +224,37 @@ def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
     return gradebook
 
 
-def save(course_dir: Path, gradebook, result: dict) -> list[CellRow]:
-    """Write one task's grades: the gradebook (committed per task), then the graded notebooks."""
-    from nbgrader.api import BaseCell, Grade
+def save(course_dir: Path, writer: GradebookWriter, results: list[dict]) -> list[CellRow]:
+    """Write graded tasks: their grades into the gradebook in one transaction, then their graded notebooks.
+
+    A notebook is written only once its grades are committed, and is_done trusts the notebook: a run killed in
+    between grades those tasks again, and nothing is lost or counted twice.
+    """
     from nbgrader.utils import parse_utc
 
-    task = Task(**{**result["task"], "notebooks": tuple(result["task"]["notebooks"])})
-    stamp_file = Path(task.folder) / "timestamp.txt"
-    timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
-    rows = []
-    gradebook.update_or_create_student(task.student)
-    gradebook.update_or_create_submission(task.assignment, task.student, timestamp=timestamp)
-    for notebook in result["notebooks"]:
-        submitted = gradebook.find_submission_notebook(Path(notebook["name"]).stem, task.assignment, task.student)
-        # all of the notebook's grades in one query, by grade id (find_grade would cost a query per cell)
-        grades = dict((name, grade) for grade, name in gradebook.db.query(Grade, BaseCell.name)
-                      .join(BaseCell, Grade.cell_id == BaseCell.id).filter(Grade.notebook_id == submitted.id))
-        for cell in notebook["cells"]:
-            grade = grades[cell["grade_id"]]
-            grade.auto_score = cell["points"]
-            grade.needs_manual_grade = grade.manual_score is not None or cell["points"] is None
-            rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
-                                cell["points"], cell["max_points"], cell["message"]))
-    gradebook.db.commit()
-    for notebook in result["notebooks"]:
-        target = autograded_path(course_dir, task, notebook["name"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(notebook["notebook"])  # serialised and stamped by the worker
-        os.replace(partial, target)
+    rows, tasks = [], [Task(**{**r["task"], "notebooks": tuple(r["task"]["notebooks"])}) for r in results]
+    try:
+        for task, result in zip(tasks, results):
+            stamp_file = Path(task.folder) / "timestamp.txt"
+            timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
+            scores = {}
+            for notebook in result["notebooks"]:
+                for cell in notebook["cells"]:
+                    scores[Path(notebook["name"]).stem, cell["grade_id"]] = cell["points"]
+                    rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
+                                        cell["points"], cell["max_points"], cell["message"]))
+            writer.stage(task.assignment, task.student, timestamp, scores)
+    except BaseException:
+        writer.rollback()
+        raise
+    writer.commit()
+    for task, result in zip(tasks, results):
+        for notebook in result["notebooks"]:
+            target = autograded_path(course_dir, task, notebook["name"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_text(notebook["notebook"])  # serialised and stamped by the worker
+            os.replace(partial, target)
     return rows
 
 
@@ -290,25 +297,41 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
         # the sandboxes warm up in their own processes while this one does; the workers are forked from it warm
         sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False) for _ in range(jobs)]
         _warm_up(to_grade)
+        # torch's and the checks' objects out of every later collection: the gradebook's many small objects would
+        # otherwise make each full collection walk them all again (this process: 13.4 s of CPU for a class of 280,
+        # 12.3 s frozen)
+        gc.freeze()
         context = multiprocessing.get_context("fork")
         free = context.SimpleQueue()
         for index in range(jobs):
             free.put(index)
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                                     initargs=(sandboxes, free, timeouts or Timeouts())) as pool:
-            futures = [pool.submit(grade_task, task) for task in todo]
+            running = {pool.submit(grade_task, task) for task in todo}
             bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
+            writer, pending = GradebookWriter(gradebook), []
+            next_save = time.monotonic() + SAVE_EVERY_SECONDS
             try:
-                for future in concurrent.futures.as_completed(futures):
-                    result = future.result()
-                    report.rows += save(course_dir, gradebook, result)
-                    report.graded += 1
-                    report.work_seconds += result["seconds"]
-                    report.crashed += any(n["crashed"] for n in result["notebooks"])
-                    bar.update(1)
-                    bar.set_postfix(failures=report.crashed)
+                while running:
+                    done, running = concurrent.futures.wait(
+                        running, timeout=max(0.0, next_save - time.monotonic()),
+                        return_when=concurrent.futures.FIRST_COMPLETED)
+                    for future in done:
+                        result = future.result()
+                        pending.append(result)
+                        report.graded += 1
+                        report.work_seconds += result["seconds"]
+                        report.crashed += any(n["crashed"] for n in result["notebooks"])
+                        bar.update(1)
+                        bar.set_postfix(failures=report.crashed)
+                    if time.monotonic() >= next_save:  # also while a slow submission holds up the rest
+                        batch, pending = pending, []
+                        report.rows += save(course_dir, writer, batch) if batch else []
+                        next_save = time.monotonic() + SAVE_EVERY_SECONDS
             finally:
                 bar.close()
+                if pending:  # what was graded is kept, also when the run stops early (^C, a worker's error)
+                    report.rows += save(course_dir, writer, pending)
     finally:
         gradebook.close()
         for sandbox in sandboxes:

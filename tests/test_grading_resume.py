@@ -3,6 +3,7 @@ regrading one student replaces their grades as a whole; the report and the progr
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from autograder.a00_getting_started import CHECKS
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"
 STUDENTS = 16
+SLOW_SECONDS = 5
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("resume")]
 
 
@@ -42,10 +44,14 @@ def small_class(tmp_path):
     source = nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK)
     solved = fill_solutions(nbs.read_notebook(tmp_path / "release" / ASSIGNMENT / NOTEBOOK), source)
     mistake = with_mistake(solved, CHECKS[0].mistakes[0], "rel_error")
+    # the first student's notebook takes a few seconds: a run killed once the others are saved is killed mid-way
+    slow = copy.deepcopy(mistake)
+    first_answer = next(c for c in slow.cells if nbs.is_solution(c) and c.cell_type == "code")
+    first_answer.source = f"import time\ntime.sleep({SLOW_SECONDS})\n" + first_answer.source
     for k in range(STUDENTS):
         folder = tmp_path / "submitted" / f"s{k:02d}" / ASSIGNMENT
         folder.mkdir(parents=True)
-        nbformat.write(solved if k % 2 else mistake, folder / NOTEBOOK)
+        nbformat.write(slow if k == 0 else solved if k % 2 else mistake, folder / NOTEBOOK)
     return tmp_path
 
 
@@ -68,7 +74,7 @@ def graded_count(course):
 def test_killed_run_resumes_without_losing_or_duplicating_grades(small_class):
     first = course_grade(small_class)
     deadline = time.monotonic() + 300
-    while graded_count(small_class) < 3 and first.poll() is None and time.monotonic() < deadline:
+    while graded_count(small_class) < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()

@@ -1,0 +1,115 @@
+"""Grades into nbgrader's gradebook, many tasks per transaction.
+
+nbgrader's own `update_or_create_student` and `update_or_create_submission` commit once each, and a commit waits for
+the disk: three commits per graded submission, with a flush of every row one by one. `GradebookWriter.stage` builds
+the same rows with nbgrader's own classes, in the session only; `commit` then writes every staged task at once.
+A new submission gets exactly what `Gradebook.add_submission` would create (tests/test_gradebook.py compares them),
+with the auto scores already set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NotebookLayout:
+    """One notebook of a released assignment: what a submission of it is given (see Gradebook.add_submission)."""
+    notebook: object            # nbgrader.api.Notebook
+    name: str                   # its name (read once: a commit expires the object, and reading it again costs a query)
+    grade_cells: tuple          # (cell id, cell name) of the grade cells
+    comment_cell_ids: tuple     # ids of the solution cells, then the task cells: one Comment each
+    task_cells: tuple           # (cell id, cell name) of the task cells: a Comment and a Grade each
+
+
+class GradebookWriter:
+    """Stages students, submissions and auto scores in the gradebook's session; commit() writes them together."""
+
+    def __init__(self, gradebook):
+        self.gradebook = gradebook
+        self.db = gradebook.db
+        self._assignments: dict[str, tuple] = {}   # name -> (Assignment, [NotebookLayout]), read once per run
+
+    def _assignment(self, name: str):
+        if name not in self._assignments:
+            assignment = self.gradebook.find_assignment(name)
+            layouts = []
+            for notebook in assignment.notebooks:
+                task_cells = tuple((c.id, c.name) for c in notebook.task_cells)
+                layouts.append(NotebookLayout(
+                    notebook, notebook.name, tuple((c.id, c.name) for c in notebook.grade_cells),
+                    tuple(c.id for c in notebook.solution_cells) + tuple(cell_id for cell_id, _ in task_cells),
+                    task_cells))
+            self._assignments[name] = (assignment, layouts)
+        return self._assignments[name]
+
+    def _student(self, student_id: str):
+        from nbgrader.api import Student
+
+        student = self.db.get(Student, student_id)
+        if student is None:
+            student = Student(id=student_id)
+            self.db.add(student)
+        return student
+
+    def stage(self, assignment: str, student_id: str, timestamp, scores: dict) -> None:
+        """Stage one submission and its auto scores, without committing.
+
+        scores: {(notebook name, grade cell name): auto score, None when a person must grade it}. An existing
+        submission keeps its rows (manual grades and comments included); a new one is made.
+        """
+        from nbgrader.api import Assignment, BaseCell, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
+
+        student = self._student(student_id)
+        with self.db.no_autoflush:  # the lookups below must not flush the batch staged so far, row by row
+            submission = (self.db.query(SubmittedAssignment)
+                          .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                          .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student_id)
+                          .one_or_none())
+        if submission is None:
+            grades = self._new_submission(assignment, student, timestamp)
+        else:
+            submission.timestamp = timestamp
+            with self.db.no_autoflush:
+                grades = {(notebook_name, cell_name): grade for grade, notebook_name, cell_name in
+                          self.db.query(Grade, Notebook.name, BaseCell.name)
+                          .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                          .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                          .join(BaseCell, Grade.cell_id == BaseCell.id)
+                          .filter(SubmittedNotebook.assignment_id == submission.id)}
+        for key, points in scores.items():
+            grade = grades[key]
+            grade.auto_score = points
+            grade.needs_manual_grade = points is None or grade.manual_score is not None
+
+    def _new_submission(self, assignment: str, student, timestamp) -> dict:
+        """What Gradebook.add_submission makes: a SubmittedNotebook per notebook, a Grade per grade cell, a Comment
+        per solution cell, a Comment and a Grade per task cell. Returns its grades by (notebook, cell name)."""
+        from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
+
+        released, layouts = self._assignment(assignment)
+        grades, rows = {}, []
+        with self.db.no_autoflush:  # linking to the released notebooks must not flush half-built rows
+            submission = SubmittedAssignment(assignment=released, student=student, timestamp=timestamp)
+            rows.append(submission)
+            for layout in layouts:
+                notebook = SubmittedNotebook(notebook=layout.notebook, assignment=submission)
+                rows.append(notebook)
+                for cell_id, name in layout.grade_cells:
+                    grades[layout.name, name] = Grade(cell_id=cell_id, notebook=notebook)
+                rows += [Comment(cell_id=cell_id, notebook=notebook) for cell_id in layout.comment_cell_ids]
+                for cell_id, name in layout.task_cells:
+                    grades[layout.name, name] = Grade(cell_id=cell_id, notebook=notebook)
+            self.db.add_all(rows + list(grades.values()))
+        return grades
+
+    def commit(self) -> None:
+        """Write everything staged in one transaction; on any error nothing of it is written."""
+        try:
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def rollback(self) -> None:
+        self.db.rollback()
