@@ -8,10 +8,8 @@ no process an attack started is left running.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import subprocess
-import tempfile
 
 import nbformat
 import pytest
@@ -21,7 +19,7 @@ from autograder import grading
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, course_id, nbgrader
 from autograder.grader import Timeouts
-from autograder.sandbox.worker import Limits, bubblewrap_problem
+from autograder.sandbox.worker import OWNER_LABEL, Limits, bubblewrap_problem
 from autograder.submissions import fill_solutions
 from tests.attacks.catalogue import CONFIG_PATH, MARKER, attacks
 
@@ -53,18 +51,8 @@ def attacked_class(tmp_path_factory):
         path.write_text(notebook) if isinstance(notebook, str) else nbformat.write(notebook, path)
     before = {"config": digest(CONFIG_PATH), "sources": tree_digest(SOURCE_ROOT / ASSIGNMENT),
               "classmate": tree_digest(course / "submitted" / "honest-classmate")}
-    # the sandboxes' folders are made under this temporary folder, which names them in the process list
-    sandboxes = tmp_path_factory.mktemp("sandboxes")
-    previous, previous_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tempfile.tempdir = str(sandboxes)
-    try:
-        report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
-                             timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
-                             limits=Limits(memory_bytes=1024 ** 3))
-    finally:
-        os.environ.pop("TMPDIR") if previous is None else os.environ.__setitem__("TMPDIR", previous)
-        tempfile.tempdir = previous_tempdir
-    before["sandboxes"] = str(sandboxes)
+    report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
+                         timeouts=Timeouts(cell_seconds=5, notebook_seconds=60), limits=Limits(memory_bytes=1024 ** 3))
     return course, catalogue, report, before
 
 
@@ -109,10 +97,17 @@ def test_course_files_and_gradebook_are_intact(attacked_class):
 
 
 def test_no_process_is_left_behind(attacked_class):
-    sandboxes = attacked_class[3]["sandboxes"]
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
-    left = [line for line in listing if MARKER in line or sandboxes in line]
+    left = [line for line in listing if MARKER in line or OWNER_LABEL in line]  # ours: this process graded
     assert not left, f"still running after grading: {left}"
+
+
+def test_every_graded_notebook_is_a_valid_notebook(attacked_class):
+    course, catalogue, _, _ = attacked_class
+    graded = sorted((course / "autograded").glob(f"*/{ASSIGNMENT}/{NOTEBOOK}"))
+    assert len(graded) == len(catalogue) + 1
+    for path in graded:
+        nbformat.validate(nbformat.reads(path.read_text(), as_version=4))  # raises ValidationError
 
 
 def test_output_is_capped_in_bytes(attacked_class):

@@ -30,6 +30,9 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
 START_TIMEOUT_SECONDS = 120
+# The last argument of every sandbox process, so that `ps` shows whose it is: the grader that loaded this module
+# (its forked workers inherit the value, and so do the sandboxes they restart).
+OWNER_LABEL = f"course-sandbox-of-{os.getpid()}"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -90,7 +93,7 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
     environment.update(_runner_environment(limits))
     for key, value in environment.items():
         command += ["--setenv", key, value]
-    return command + [python, "-s", "/runner/runner.py", str(control_fd)]
+    return command + [python, "-s", "/runner/runner.py", str(control_fd), OWNER_LABEL]
 
 
 # The fork server forks an executor per notebook, and a fork copies the page tables of its ~170 MB heap (torch's
@@ -141,7 +144,7 @@ class Sandbox:
                 shutil.copy2(HERE / name, runner_dir / name)
             env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                        **_runner_environment(limits))
-            command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno())]
+            command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno()), OWNER_LABEL]
             cwd = str(scratch)
         else:
             env, cwd = None, None
