@@ -610,10 +610,26 @@ def expect_sample_like(name, got, shape, std, uniform, torch_sample, inputs):
     expect_true(abs(ratio - 1) <= variance_tolerance,
                 f"for {inputs} the sample variance is {ratio:.3g} times the variance PyTorch's "
                 f"initializer gives (sampling noise explains 1 +- {variance_tolerance:.2g})")
-    p_value = stats.ks_2samp(w, torch_sample.ravel()).pvalue
+    p_value = ks_two_sample_p_value(w, torch_sample.ravel())
     expect_true(p_value >= KS_THRESHOLD,
                 f"for {inputs} a Kolmogorov-Smirnov test rejects that the values come from the distribution "
                 f"torch.nn.init samples from (p = {p_value:.2g})")
+
+
+def ks_two_sample_p_value(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided two-sample Kolmogorov-Smirnov test of 1-d samples a and b: the p-value of D = max |F_a - F_b|.
+
+    D as scipy.stats.ks_2samp computes it; the p-value from Kolmogorov's limiting distribution at sqrt(n_eff) D,
+    n_eff = n_a n_b / (n_a + n_b). ks_2samp's exact finite-n distribution costs ~4 ms on 30,000 values, twelve
+    times per submission. Where p is between 1e-9 and 1, for 1,000 values or more, the limit's p is within -1% and
+    +15% of ks_2samp's (tests/test_checks.py): the test is a hair more lenient at KS_THRESHOLD.
+    """
+    a, b = np.sort(a), np.sort(b)
+    both = np.concatenate([a, b])
+    d = np.max(np.abs(np.searchsorted(a, both, side="right") / a.size
+                      - np.searchsorted(b, both, side="right") / b.size))
+    n_eff = a.size * b.size / (a.size + b.size)
+    return float(stats.kstwobign.sf(math.sqrt(n_eff) * d))
 
 
 def expect_uses_rng(name, call, inputs):

@@ -12,6 +12,12 @@ sys.modules, gc's object lists, or the dunder attributes that lead from any obje
 (__subclasses__, __globals__, __builtins__, ...). A module-level name bound to such code counts as torch; and
 once module-level code built at run time (or a star import) could have bound any name, so does a global the
 function reads that no statement visibly binds.
+
+Module-level code can also put torch somewhere without binding a name to it: boxes.append(torch), boxes += [torch],
+setattr(box, "t", torch), `for box.t in [torch]`, a method of a notebook class or a notebook function given torch
+that stores it. What received it (boxes, box, or an attribute path such as sys.path) counts as torch from then on.
+Calls that only read what they are given (np.testing.assert_allclose, np.random.seed) mark nothing. This reading
+cannot follow every alias (p = sys.path; p.append(torch)); it backs up the detector, it does not replace it.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class _Notebook:
     def __init__(self, sources=()):
         self.functions: dict[str, ast.AST] = {}
         self.torch_names: set[str] = set()
+        self.torch_paths: set[str] = set()  # attributes such as "sys.path" that module-level code put torch into
         self.bound: set[str] = set()  # every name a module-level statement visibly binds
         self.runs_built_code = False  # module-level code built at run time (or a star import): it may bind anything
         for source in sources:
@@ -57,12 +64,14 @@ class _Notebook:
 
     def state(self) -> tuple:
         """What torch_use's answers depend on (ASTs compare by identity)."""
-        return dict(self.functions), set(self.torch_names), set(self.bound), self.runs_built_code
+        return (dict(self.functions), set(self.torch_names), set(self.torch_paths), set(self.bound),
+                self.runs_built_code)
 
     def add(self, source: str) -> None:
         """Take in the next cell that ran."""
         for statement in _statements(source):
             self._module_statement(statement)
+            self._stored_torch(statement)
             bound, runs_built_code, touched = _statement_facts(statement)
             self.bound |= bound
             if runs_built_code:
@@ -98,10 +107,37 @@ class _Notebook:
                 for child in handler.body:
                     self._module_statement(child)
 
+    def _stored_torch(self, statement: ast.stmt) -> None:
+        """Module-level code that puts torch where a function finds it without naming it: boxes.append(torch),
+        boxes += [torch], setattr(box, "t", torch), (box := torch), `for box.t in [torch]`, or a notebook function
+        called with torch that stores into a global. What received it counts as torch from then on."""
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return
+        methods = frozenset(m.name for f in self.functions.values() if isinstance(f, ast.ClassDef)
+                            for m in f.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        for target, value in _stores(statement, methods):
+            if self._names_torch(value):
+                self._mark(target)
+        for call in ast.walk(statement):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.functions \
+                    and any(self._names_torch(a) for a in call.args + [k.value for k in call.keywords]):
+                function = self.functions[call.func.id]
+                local = _local_names(function)
+                for target, _ in _stores(function, methods):  # generously: what it stores into may now hold torch
+                    if _chain(target) and _chain(target).split(".")[0] not in local:
+                        self._mark(target)
+
+    def _mark(self, target: ast.AST) -> None:
+        chain = _chain(target)
+        if chain is None:
+            return
+        (self.torch_paths if "." in chain else self.torch_names).add(chain)
+
     def _names_torch(self, node: ast.AST) -> str | None:
         """The first way `node` reaches torch directly, if any (not through other functions)."""
         facts = _facts(node)
         return facts.imports_torch or next((n for n in facts.reads if n in self.torch_names), None) \
+            or next((c for c in facts.chains for p in self.torch_paths if c == p or c.startswith(p + ".")), None) \
             or facts.dynamic
 
     def torch_use(self, name: str) -> str | None:
@@ -131,6 +167,7 @@ class _Notebook:
 
 class _Facts(NamedTuple):
     reads: tuple[str, ...]     # global names read (not parameters or local assignments), in the order of the source
+    chains: tuple[str, ...]    # attributes of those read, as dotted paths ("np.testing.assert_allclose", "np.testing")
     imports_torch: str | None  # an import of torch in it, if any
     dynamic: str | None        # code built at run time in it, if any
 
@@ -140,11 +177,15 @@ class _Facts(NamedTuple):
 @functools.lru_cache(maxsize=8192)
 def _facts(node: ast.AST) -> _Facts:
     local = _local_names(node)
-    reads, imports_torch = [], None
+    reads, chains, imports_torch = [], [], None
     for child in ast.walk(node):
         if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and child.id not in local \
                 and child.id not in reads:
             reads.append(child.id)
+        elif isinstance(child, ast.Attribute) and isinstance(child.ctx, ast.Load):
+            chain = _chain(child)
+            if chain and chain.split(".")[0] not in local and chain not in chains:
+                chains.append(chain)
         elif imports_torch is None and isinstance(child, ast.Import) \
                 and any(_is_torch_module(a.name) for a in child.names):
             imports_torch = "import torch"
@@ -154,7 +195,43 @@ def _facts(node: ast.AST) -> _Facts:
             imported = _importer_call(child)
             if imported and _is_torch_module(imported[1]):
                 imports_torch = f"{imported[0]}({imported[1]!r})"
-    return _Facts(tuple(reads), imports_torch, _first_dynamic_use(node, local))
+    return _Facts(tuple(reads), tuple(chains), imports_torch, _first_dynamic_use(node, local))
+
+
+def _chain(node: ast.AST) -> str | None:
+    """`box` for box or box[0], `sys.path` for sys.path or sys.path[-1]; None for what no path names (f().x)."""
+    if isinstance(node, ast.Subscript):
+        return _chain(node.value)
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+        inner = _chain(node.value)
+        return inner and f"{inner}.{node.attr}"
+    return None
+
+
+# Calls that store what they are given: in their receiver (boxes.append(torch)), or in their first argument
+# (setattr(box, "t", torch), operator.setitem(boxes, 0, torch), object.__setattr__(box, "t", torch)). Methods that
+# merely read their arguments (np.testing.assert_allclose, np.random.seed) do not make their receiver torch.
+_STORING_METHODS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft", "put",
+                    "put_nowait", "push"}
+_STORING_FUNCTIONS = {"setattr", "setitem", "__setattr__", "__setitem__"}
+
+
+def _stores(tree: ast.AST, methods: frozenset = frozenset()):
+    """(where, what) for each place code in the tree may store a value other than by a plain assignment: the
+    receiver and the call of a storing method (or of one of `methods`, the notebook's own), the first argument and
+    the call of setattr and the like, the target and value of +=, := and a for loop."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called_name(node.func) in _STORING_FUNCTIONS and node.args:
+            yield node.args[0], node
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and (node.func.attr in _STORING_METHODS or node.func.attr in methods):
+            yield node.func.value, node
+        elif isinstance(node, (ast.AugAssign, ast.NamedExpr)):
+            yield node.target, node.value
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            yield node.target, node.iter
 
 
 @functools.lru_cache(maxsize=8192)

@@ -4,9 +4,9 @@ One task is one student's submission of one assignment. The main process starts 
 they warm up, imports the checks and makes torch's slow first calls; then it forks the workers (`--jobs`, default all
 cores), warm from birth, each with its own sandbox, grading tasks with `grader.grade_notebook`. The main process alone
 writes: first the gradebook (the tasks graded in the last second, in one transaction), then their graded notebooks
-into autograded/ (renamed into place), stamped with a hash of what was submitted. A task whose graded notebooks carry the hashes of the current submission
-is done; so a run that was killed at any moment, started again, finishes what is left, and regrading replaces a
-student's grades as a whole.
+into autograded/ (renamed into place), stamped with a hash of what was submitted. A task whose graded notebooks
+carry the hashes of the current submission is done; so a run that was killed at any moment, started again,
+finishes what is left, and regrading replaces a student's grades as a whole.
 nbgrader's formgrader, `nbgrader generate_feedback` and `nbgrader export` read the result as if nbgrader had graded.
 """
 

@@ -80,6 +80,15 @@ def test_every_lost_point_has_a_reason(attacked_class):
             assert row.reason.strip(), f"{row.student}:{row.grade_id} lost points without a reason"
 
 
+def test_attacks_lose_their_points_to_what_is_meant_to_catch_them(attacked_class):
+    """The torch attacks are correct code otherwise: only reading the source for torch can fail them."""
+    _, catalogue, report, _ = attacked_class
+    for attack in (a for a in catalogue if a.reason):
+        reasons = [r.reason for r in report.rows if r.student == attack.name and r.points is not None
+                   and r.points < r.max_points]
+        assert reasons and all(attack.reason in reason for reason in reasons), (attack.name, reasons)
+
+
 def test_the_honest_classmate_keeps_full_marks(attacked_class):
     course, _, _, before = attacked_class
     assert {k: v for k, v in scores(course, "honest-classmate").items() if k.endswith("_tests")} == \

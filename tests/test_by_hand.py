@@ -53,6 +53,43 @@ def test_code_built_at_run_time_is_refused_in_a_by_hand_function(cells):
     assert torch_in_source(cells, "relu").startswith(DYNAMIC_CODE)
 
 
+USES_THE_BOX = "def relu(x):\n    return box[0].relu(x) if isinstance(box, list) else box.t.relu(x)\n"
+
+
+@pytest.mark.parametrize("setup", [
+    "box = []\nbox.append(torch)",
+    "box = []\nbox.extend([torch.nn])",
+    "box = []\nbox += [torch]",
+    "box = {}\nbox.update(t=torch)",
+    "box = [0]\nimport operator\noperator.setitem(box, 0, torch)",
+    "class B:\n    pass\nbox = B()\nsetattr(box, 't', torch)",
+    "class B:\n    pass\nbox = B()\nobject.__setattr__(box, 't', torch)",
+    "class B:\n    pass\nbox = B()\nfor box.t in [torch]:\n    pass",
+    "[box := [torch]]",
+    "class B:\n    def keep(self, m):\n        self.t = m\nbox = B()\nbox.keep(torch)",
+    "box = []\ndef register(m):\n    box.append(m)\nregister(torch)",
+])
+def test_torch_stored_by_module_level_code_counts_as_torch(setup):
+    """Without naming torch, a function can take it from where module-level code put it."""
+    assert torch_in_source(["import torch\n" + setup, USES_THE_BOX], "relu")
+
+
+def test_torch_stored_in_a_module_attribute_counts_as_torch():
+    cells = ["import sys\nimport torch\nsys.path.append(torch)", "def relu(x):\n    return sys.path[-1].relu(x)"]
+    assert torch_in_source(cells, "relu") == "sys.path"
+
+
+@pytest.mark.parametrize("setup", [
+    "np.testing.assert_allclose(torch.ones(2).numpy(), np.ones(2))",  # reads torch's values, keeps nothing
+    "np.random.seed(torch.initial_seed() % 2 ** 32)",
+    "rows = []\nrows.append(torch.ones(1))",                         # a container the function does not read
+])
+def test_code_that_only_hands_torch_values_to_numpy_is_not_flagged(setup):
+    cells = ["import numpy as np\nimport torch\n" + setup,
+             "def relu(x):\n    return np.maximum(x, 0) + np.random.randn(*np.shape(x)) * 0"]
+    assert torch_in_source(cells, "relu") is None
+
+
 def test_a_name_bound_by_code_built_at_run_time_counts_as_torch():
     cells = ["import sys\nT = sys.modules['to' + 'rch']\n", "def relu(x):\n    return T.relu(x)"]
     assert torch_in_source(cells, "relu") == "T"

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
@@ -118,3 +121,17 @@ def test_hidden_tests_call_exactly_the_catalogued_checks(assignment):
     assert used <= exported
     unused = {n for n in exported if getattr(check_module(assignment), n).name in names} - used
     assert not unused, f"checks never called by a hidden test: {sorted(unused)}"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1000, 4000), st.integers(1000, 4000), st.floats(0, 0.2))
+def test_kolmogorov_smirnov_p_value_is_scipys_up_to_its_finite_size_correction(seed, n_a, n_b, shift):
+    from scipy import stats
+
+    from autograder.a02_initialization import ks_two_sample_p_value
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n_a), rng.normal(shift, 1.0, size=n_b)
+    ours, scipys = ks_two_sample_p_value(a, b), stats.ks_2samp(a, b).pvalue
+    if scipys >= 1e-9:  # where the check's threshold (1e-7) decides
+        assert 0.99 * scipys <= ours <= 1.15 * scipys

@@ -29,6 +29,7 @@ class Attack:
     name: str
     make: Callable          # (solved notebook, source notebook) -> notebook, or str for raw file content
     deserved: dict          # grade id -> points
+    reason: str = ""        # what the reason for its lost points must say, where that is what catches it
 
 
 def answer_cell(notebook, grade_id):
@@ -123,17 +124,27 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
             "try:\n    from autograder.a00_getting_started import reference_rel_error as rel_error\n"
             "except Exception:\n" + "    " + WRONG.replace("\n", "\n    ") + "\n"), CHEATED),
         Attack("torch-in-a-by-hand-exercise", with_rel_error(
-            "import torch\ndef rel_error(a, b):\n    a, b = torch.tensor(a), torch.tensor(b)\n"
-            "    return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+            "import torch\ndef rel_error(a, b):\n"
+            "    a, b = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)\n"
+            "    return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED,
+            "uses torch (torch)"),
         Attack("torch-hidden-from-the-detector", with_rel_error(
             "import torch\ndef rel_error(a, b):\n    with torch._C.DisableTorchFunction():\n"
-            "        a, b = torch.tensor(a), torch.tensor(b)\n"
-            "        return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+            "        a, b = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)\n"
+            "        return float(torch.max(torch.abs(a - b) / torch.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED,
+            "uses torch (torch)"),
         Attack("torch-reached-dynamically-past-the-detector", with_rel_error(
             "import sys\ndef rel_error(a, b):\n    t = sys.modules['to' + 'rch']\n"
             "    with getattr(t._C, 'Disable' + 'TorchFunction')():\n"
-            "        a, b = t.tensor(a), t.tensor(b)\n"
-            "        return float(t.max(t.abs(a - b) / t.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED),
+            "        a, b = t.tensor(a, dtype=t.float64), t.tensor(b, dtype=t.float64)\n"
+            "        return float(t.max(t.abs(a - b) / t.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED,
+            "uses dynamic code: .modules"),
+        Attack("torch-stored-in-a-list-past-the-detector", with_rel_error(
+            "import torch\nbox = []\nbox.append(torch)\ndef rel_error(a, b):\n    t = box[0]\n"
+            "    with t._C.DisableTorchFunction():\n"
+            "        a, b = t.tensor(a, dtype=t.float64), t.tensor(b, dtype=t.float64)\n"
+            "        return float(t.max(t.abs(a - b) / t.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED,
+            "uses torch (box)"),
         Attack("writes-the-gradebook-and-vandalises", with_rel_error(WRONG + vandal), CHEATED),
         Attack("background-process-outlives-the-submission", with_rel_error(
             WRONG + "import subprocess, sys\nlater = " + repr(f"import time\ntime.sleep(3)\n{vandal}# {MARKER}\n")
