@@ -5,7 +5,7 @@ turn), in copies of one course directory. Prints per assignment the wall time of
 ratio, whether every grade cell got the same score, and the floor: the time `course grade`'s workers spent in the
 graded cells themselves (seconds of work per submission, summed over workers).
 
-    .venv/bin/python benchmarks/grading_throughput.py [--per-assignment 40] [--jobs 2] [--course-runs 3] [ASSIGNMENT ...]
+    .venv/bin/python benchmarks/grading_throughput.py [--per-assignment 40] [--jobs 2] [--course-runs 3] [ASSIGNMENT]
 
 `course grade` grades its own copy of the class --course-runs times, interleaved with stock nbgrader's assignments
 (this machine's speed drifts within the hour); the ratio is against the median of its runs.
