@@ -29,6 +29,9 @@ class GradebookWriter:
         self.gradebook = gradebook
         self.db = gradebook.db
         self._assignments: dict[str, tuple] = {}   # name -> (Assignment, [NotebookLayout]), read once per run
+        # what is staged and not committed yet (a query would not find it without writing the batch row by row)
+        self._staged: dict[tuple, dict] = {}       # (assignment, student id) -> grades
+        self._new_students: dict[str, object] = {}  # student id -> Student
 
     def _assignment(self, name: str):
         if name not in self._assignments:
@@ -46,9 +49,12 @@ class GradebookWriter:
     def _student(self, student_id: str):
         from nbgrader.api import Student
 
-        student = self.db.get(Student, student_id)
+        if student_id in self._new_students:
+            return self._new_students[student_id]
+        with self.db.no_autoflush:
+            student = self.db.get(Student, student_id)
         if student is None:
-            student = Student(id=student_id)
+            student = self._new_students[student_id] = Student(id=student_id)
             self.db.add(student)
         return student
 
@@ -60,23 +66,25 @@ class GradebookWriter:
         """
         from nbgrader.api import Assignment, BaseCell, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
 
-        student = self._student(student_id)
-        with self.db.no_autoflush:  # the lookups below must not flush the batch staged so far, row by row
-            submission = (self.db.query(SubmittedAssignment)
-                          .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                          .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student_id)
-                          .one_or_none())
-        if submission is None:
-            grades = self._new_submission(assignment, student, timestamp)
-        else:
-            submission.timestamp = timestamp
-            with self.db.no_autoflush:
-                grades = {(notebook_name, cell_name): grade for grade, notebook_name, cell_name in
-                          self.db.query(Grade, Notebook.name, BaseCell.name)
-                          .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-                          .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
-                          .join(BaseCell, Grade.cell_id == BaseCell.id)
-                          .filter(SubmittedNotebook.assignment_id == submission.id)}
+        grades = self._staged.get((assignment, student_id))
+        if grades is None:
+            student = self._student(student_id)
+            with self.db.no_autoflush:  # the lookups below must not write the batch staged so far, row by row
+                submission = (self.db.query(SubmittedAssignment)
+                              .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                              .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student_id)
+                              .one_or_none())
+                if submission is None:
+                    grades = self._new_submission(assignment, student, timestamp)
+                else:
+                    submission.timestamp = timestamp
+                    grades = {(notebook_name, cell_name): grade for grade, notebook_name, cell_name in
+                              self.db.query(Grade, Notebook.name, BaseCell.name)
+                              .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                              .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                              .join(BaseCell, Grade.cell_id == BaseCell.id)
+                              .filter(SubmittedNotebook.assignment_id == submission.id)}
+            self._staged[assignment, student_id] = grades
         for key, points in scores.items():
             grade = grades[key]
             grade.auto_score = points
@@ -105,6 +113,8 @@ class GradebookWriter:
 
     def commit(self) -> None:
         """Write everything staged in one transaction; on any error nothing of it is written."""
+        self._staged.clear()
+        self._new_students.clear()
         try:
             self.db.commit()
         except BaseException:
@@ -112,4 +122,7 @@ class GradebookWriter:
             raise
 
     def rollback(self) -> None:
+        """Drop everything staged since the last commit."""
+        self._staged.clear()
+        self._new_students.clear()
         self.db.rollback()

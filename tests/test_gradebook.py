@@ -157,3 +157,20 @@ def test_staged_tasks_land_together_on_commit_and_not_at_all_on_error(empty_grad
         writer.commit()
         assert committed() == 3
         assert sorted(s.id for s in gradebook.students) == ["a", "b", "e"]
+
+
+def test_one_batch_may_hold_a_new_student_twice_and_the_same_task_twice(empty_gradebook):
+    with fresh_gradebook(empty_gradebook) as (gradebook, _):
+        released(gradebook, [(1, 0, 0, 0)])
+        gradebook.add_assignment("hw2")
+        gradebook.add_notebook("nb0", "hw2")
+        gradebook.add_grade_cell("tests0", "nb0", "hw2", max_score=2, cell_type="code")
+        writer = GradebookWriter(gradebook)
+        writer.stage(ASSIGNMENT, "new", WHEN, {("nb0", "tests0"): 1.0})
+        writer.stage("hw2", "new", WHEN, {("nb0", "tests0"): 2.0})
+        writer.stage(ASSIGNMENT, "new", WHEN, {("nb0", "tests0"): 0.5})  # graded again: the later grade stands
+        writer.commit()
+        assert [s.id for s in gradebook.students] == ["new"]
+        assert gradebook.find_grade("tests0", "nb0", ASSIGNMENT, "new").auto_score == 0.5
+        assert gradebook.find_grade("tests0", "nb0", "hw2", "new").auto_score == 2.0
+        assert len(gradebook.student_submissions("new")) == 2
