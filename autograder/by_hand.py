@@ -15,7 +15,7 @@ function reads that no statement visibly binds.
 
 Module-level code can also put torch somewhere without binding a name to it: boxes.append(torch), boxes += [torch],
 setattr(box, "t", torch), `for box.t in [torch]`, a method of a notebook class or a notebook function given torch
-that stores it. What received it (boxes, box, or an attribute path such as sys.path) counts as torch from then on.
+that stores it (or declares a name global). What received it (boxes, box, or an attribute path such as sys.path) counts as torch from then on.
 Calls that only read what they are given (np.testing.assert_allclose, np.random.seed) mark nothing. This reading
 cannot follow every alias (p = sys.path; p.append(torch)); it backs up the detector, it does not replace it.
 """
@@ -122,7 +122,9 @@ class _Notebook:
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.functions \
                     and any(self._names_torch(a) for a in call.args + [k.value for k in call.keywords]):
                 function = self.functions[call.func.id]
-                local = _local_names(function)
+                declared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
+                self.torch_names |= declared  # `global box; box = m`
+                local = _local_names(function) - declared
                 for target, _ in _stores(function, methods):  # generously: what it stores into may now hold torch
                     if _chain(target) and _chain(target).split(".")[0] not in local:
                         self._mark(target)
@@ -230,8 +232,10 @@ def _stores(tree: ast.AST, methods: frozenset = frozenset()):
             yield node.func.value, node
         elif isinstance(node, (ast.AugAssign, ast.NamedExpr)):
             yield node.target, node.value
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
             yield node.target, node.iter
+        elif isinstance(node, ast.comprehension) and not isinstance(node.target, ast.Name):
+            yield node.target, node.iter  # [0 for box.t in [torch]]; a plain name stays inside the comprehension
 
 
 @functools.lru_cache(maxsize=8192)

@@ -68,6 +68,8 @@ USES_THE_BOX = "def relu(x):\n    return box[0].relu(x) if isinstance(box, list)
     "[box := [torch]]",
     "class B:\n    def keep(self, m):\n        self.t = m\nbox = B()\nbox.keep(torch)",
     "box = []\ndef register(m):\n    box.append(m)\nregister(torch)",
+    "def register(m):\n    global box\n    box = [m]\nregister(torch)",
+    "class B:\n    pass\nbox = B()\n[0 for box.t in [torch]]",
 ])
 def test_torch_stored_by_module_level_code_counts_as_torch(setup):
     """Without naming torch, a function can take it from where module-level code put it."""
@@ -83,10 +85,11 @@ def test_torch_stored_in_a_module_attribute_counts_as_torch():
     "np.testing.assert_allclose(torch.ones(2).numpy(), np.ones(2))",  # reads torch's values, keeps nothing
     "np.random.seed(torch.initial_seed() % 2 ** 32)",
     "rows = []\nrows.append(torch.ones(1))",                         # a container the function does not read
+    "sizes = [x for x in torch.arange(3).tolist()]",                  # x is the comprehension's own
 ])
 def test_code_that_only_hands_torch_values_to_numpy_is_not_flagged(setup):
-    cells = ["import numpy as np\nimport torch\n" + setup,
-             "def relu(x):\n    return np.maximum(x, 0) + np.random.randn(*np.shape(x)) * 0"]
+    cells = ["import numpy as np\nimport torch\nx = 1.0\n" + setup,
+             "def relu(z):\n    return np.maximum(z, 0) + np.random.randn(*np.shape(z)) * 0 * x"]
     assert torch_in_source(cells, "relu") is None
 
 
