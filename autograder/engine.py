@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbgrader.preprocessors import ClearSolutions
-from nbgrader.utils import compute_checksum, determine_grade
+from nbgrader.utils import compute_checksum, determine_grade, is_task
 
 from autograder import notebooks as nbs
 from autograder.course_dir import nbgrader_config
@@ -138,6 +138,20 @@ def score_cells(notebook) -> NotebookGrade:
         points, max_points = determine_grade(cell)
         grades.append(CellGrade(nbs.grade_id(cell), points, max_points, _failure_message(cell)))
     return NotebookGrade(grades)
+
+
+NO_RESPONSE = "No response."
+
+
+def auto_comments(graded) -> dict[str, str | None]:
+    """grade id -> nbgrader's automatic comment on each answer and task cell of a graded notebook.
+
+    As nbgrader's SaveAutoGrades: "No response." on an answer cell left as released (its checksum, put back from
+    the release by restore_locked_cells, still matches), else no comment; a task cell never gets one.
+    """
+    return {nbs.grade_id(cell): NO_RESPONSE if not is_task(cell)
+            and nbs.nbgrader_meta(cell).get("checksum") == compute_checksum(cell) else None
+            for cell in graded.cells if nbs.is_solution(cell) or is_task(cell)}
 
 
 def _failure_message(cell) -> str:

@@ -4,7 +4,7 @@ nbgrader's own `update_or_create_student` and `update_or_create_submission` comm
 the disk: three commits per graded submission, with a flush of every row one by one. `GradebookWriter.stage` builds
 the same rows with nbgrader's own classes, in the session only; `commit` then writes every staged task at once.
 A new submission gets exactly what `Gradebook.add_submission` would create (tests/test_gradebook.py compares them),
-with the auto scores already set.
+with the auto scores and automatic comments already set, as nbgrader's SaveAutoGrades would set them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class NotebookLayout:
     notebook: object            # nbgrader.api.Notebook
     name: str                   # its name (read once: a commit expires the object, and reading it again costs a query)
     grade_cells: tuple          # (cell id, cell name) of the grade cells
-    comment_cell_ids: tuple     # ids of the solution cells, then the task cells: one Comment each
+    comment_cells: tuple        # (cell id, cell name) of the solution cells, then the task cells: a Comment each
     task_cells: tuple           # (cell id, cell name) of the task cells: a Comment and a Grade each
 
 
@@ -30,7 +30,7 @@ class GradebookWriter:
         self.db = gradebook.db
         self._assignments: dict[str, tuple] = {}   # name -> (Assignment, [NotebookLayout]), read once per run
         # what is staged and not committed yet (a query would not find it without writing the batch row by row)
-        self._staged: dict[tuple, dict] = {}       # (assignment, student id) -> grades
+        self._staged: dict[tuple, tuple] = {}      # (assignment, student id) -> (grades, comments)
         self._new_students: dict[str, object] = {}  # student id -> Student
 
     def _assignment(self, name: str):
@@ -41,7 +41,7 @@ class GradebookWriter:
                 task_cells = tuple((c.id, c.name) for c in notebook.task_cells)
                 layouts.append(NotebookLayout(
                     notebook, notebook.name, tuple((c.id, c.name) for c in notebook.grade_cells),
-                    tuple(c.id for c in notebook.solution_cells) + tuple(cell_id for cell_id, _ in task_cells),
+                    tuple((c.id, c.name) for c in notebook.solution_cells) + task_cells,
                     task_cells))
             self._assignments[name] = (assignment, layouts)
         return self._assignments[name]
@@ -58,45 +58,55 @@ class GradebookWriter:
             self.db.add(student)
         return student
 
-    def stage(self, assignment: str, student_id: str, timestamp, scores: dict) -> None:
-        """Stage one submission and its auto scores, without committing.
+    def stage(self, assignment: str, student_id: str, timestamp, scores: dict, comments: dict | None = None) -> None:
+        """Stage one submission, its auto scores and automatic comments, without committing.
 
-        scores: {(notebook name, grade cell name): auto score, None when a person must grade it}. An existing
-        submission keeps its rows (manual grades and comments included); a new one is made.
+        scores: {(notebook name, grade cell name): auto score, None when a person must grade it};
+        comments: {(notebook name, answer cell name): automatic comment or None} (see engine.auto_comments).
+        An existing submission keeps its rows (manual grades and comments included); a new one is made.
         """
-        from nbgrader.api import Assignment, BaseCell, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
-
-        grades = self._staged.get((assignment, student_id))
-        if grades is None:
-            student = self._student(student_id)
-            with self.db.no_autoflush:  # the lookups below must not write the batch staged so far, row by row
-                submission = (self.db.query(SubmittedAssignment)
-                              .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                              .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student_id)
-                              .one_or_none())
-                if submission is None:
-                    grades = self._new_submission(assignment, student, timestamp)
-                else:
-                    submission.timestamp = timestamp
-                    grades = {(notebook_name, cell_name): grade for grade, notebook_name, cell_name in
-                              self.db.query(Grade, Notebook.name, BaseCell.name)
-                              .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-                              .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
-                              .join(BaseCell, Grade.cell_id == BaseCell.id)
-                              .filter(SubmittedNotebook.assignment_id == submission.id)}
-            self._staged[assignment, student_id] = grades
+        staged = self._staged.get((assignment, student_id))
+        if staged is None:
+            staged = self._staged[assignment, student_id] = self._submission(assignment, student_id, timestamp)
+        grades, comment_rows = staged
         for key, points in scores.items():
             grade = grades[key]
             grade.auto_score = points
             grade.needs_manual_grade = points is None or grade.manual_score is not None
+        for key, text in (comments or {}).items():
+            comment_rows[key].auto_comment = text
 
-    def _new_submission(self, assignment: str, student, timestamp) -> dict:
+    def _submission(self, assignment: str, student_id: str, timestamp) -> tuple[dict, dict]:
+        """The student's submission of the assignment, made if new: its grades and comments by (notebook, cell)."""
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Notebook, SubmittedAssignment,
+                                  SubmittedNotebook)
+
+        student = self._student(student_id)
+        with self.db.no_autoflush:  # the lookups below must not write the batch staged so far, row by row
+            submission = (self.db.query(SubmittedAssignment)
+                          .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                          .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student_id)
+                          .one_or_none())
+            if submission is None:
+                return self._new_submission(assignment, student, timestamp)
+            submission.timestamp = timestamp
+            grades, comments = ({(notebook_name, cell_name): row for row, notebook_name, cell_name in
+                                 self.db.query(kind, Notebook.name, BaseCell.name)
+                                 .join(SubmittedNotebook, kind.notebook_id == SubmittedNotebook.id)
+                                 .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                                 .join(BaseCell, kind.cell_id == BaseCell.id)
+                                 .filter(SubmittedNotebook.assignment_id == submission.id)}
+                                for kind in (Grade, Comment))
+            return grades, comments
+
+    def _new_submission(self, assignment: str, student, timestamp) -> tuple[dict, dict]:
         """What Gradebook.add_submission makes: a SubmittedNotebook per notebook, a Grade per grade cell, a Comment
-        per solution cell, a Comment and a Grade per task cell. Returns its grades by (notebook, cell name)."""
+        per solution cell, a Comment and a Grade per task cell. Returns its grades and comments by (notebook, cell
+        name)."""
         from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
 
         released, layouts = self._assignment(assignment)
-        grades, rows = {}, []
+        grades, comments, rows = {}, {}, []
         with self.db.no_autoflush:  # linking to the released notebooks must not flush half-built rows
             submission = SubmittedAssignment(assignment=released, student=student, timestamp=timestamp)
             rows.append(submission)
@@ -105,11 +115,12 @@ class GradebookWriter:
                 rows.append(notebook)
                 for cell_id, name in layout.grade_cells:
                     grades[layout.name, name] = Grade(cell_id=cell_id, notebook=notebook)
-                rows += [Comment(cell_id=cell_id, notebook=notebook) for cell_id in layout.comment_cell_ids]
+                for cell_id, name in layout.comment_cells:
+                    comments[layout.name, name] = Comment(cell_id=cell_id, notebook=notebook)
                 for cell_id, name in layout.task_cells:
                     grades[layout.name, name] = Grade(cell_id=cell_id, notebook=notebook)
-            self.db.add_all(rows + list(grades.values()))
-        return grades
+            self.db.add_all(rows + list(grades.values()) + list(comments.values()))
+        return grades, comments
 
     def commit(self) -> None:
         """Write everything staged in one transaction; on any error nothing of it is written."""

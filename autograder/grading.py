@@ -169,7 +169,7 @@ def grade_task(task: Task) -> dict:
             except Exception:
                 pass
         cells = [asdict(c) for c in grade.cells]
-        results.append({"name": name, "sha256": digest, "cells": cells,
+        results.append({"name": name, "sha256": digest, "cells": cells, "comments": engine.auto_comments(graded),
                         "notebook": stamped(graded, digest, cells), "crashed": False})
     return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
 
@@ -195,7 +195,7 @@ def _not_gradable(source, name: str, digest: str, reason: str) -> dict:
     (never the source, which holds the solutions)."""
     cells = [asdict(engine.CellGrade(nbs.grade_id(c), 0.0, nbs.points(c), reason))
              for c in source.cells if nbs.is_grade(c)]
-    return {"name": name, "sha256": digest, "cells": cells,
+    return {"name": name, "sha256": digest, "cells": cells, "comments": {},
             "notebook": stamped(engine.release_version(source), digest, cells), "crashed": True}
 
 
@@ -237,13 +237,15 @@ def save(course_dir: Path, writer: GradebookWriter, results: list[dict]) -> list
         for task, result in zip(tasks, results):
             stamp_file = Path(task.folder) / "timestamp.txt"
             timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
-            scores = {}
+            scores, comments = {}, {}
             for notebook in result["notebooks"]:
+                stem = Path(notebook["name"]).stem
                 for cell in notebook["cells"]:
-                    scores[Path(notebook["name"]).stem, cell["grade_id"]] = cell["points"]
+                    scores[stem, cell["grade_id"]] = cell["points"]
                     rows.append(CellRow(task.student, task.assignment, notebook["name"], cell["grade_id"],
                                         cell["points"], cell["max_points"], cell["message"]))
-            writer.stage(task.assignment, task.student, timestamp, scores)
+                comments.update({(stem, grade_id): text for grade_id, text in notebook["comments"].items()})
+            writer.stage(task.assignment, task.student, timestamp, scores, comments)
     except BaseException:
         writer.rollback()
         raise

@@ -16,7 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbgrader.api import Gradebook
 
+from autograder import engine
+from autograder import notebooks as nbs
+from autograder.course_dir import SOURCE_ROOT
 from autograder.gradebook import GradebookWriter
+from autograder.submissions import fill_solutions
+from tests.conftest import per_assignment
 
 ASSIGNMENT = "hw"
 WHEN = datetime.datetime(2026, 12, 3, 12, 30)
@@ -174,3 +179,27 @@ def test_one_batch_may_hold_a_new_student_twice_and_the_same_task_twice(empty_gr
         assert gradebook.find_grade("tests0", "nb0", ASSIGNMENT, "new").auto_score == 0.5
         assert gradebook.find_grade("tests0", "nb0", "hw2", "new").auto_score == 2.0
         assert len(gradebook.student_submissions("new")) == 2
+
+
+@pytest.mark.parametrize("assignment", per_assignment())
+def test_auto_comments_say_no_response_exactly_where_an_answer_is_as_released(assignment):
+    for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+        source = nbs.read_notebook(path)
+        release = engine.release_version(source)
+        untouched = engine.auto_comments(engine.restore_locked_cells(release, source))
+        solved = engine.auto_comments(engine.restore_locked_cells(fill_solutions(release, source), source))
+        answers = {nbs.grade_id(c) for c in source.cells if nbs.is_solution(c)}
+        assert untouched == {gid: engine.NO_RESPONSE for gid in answers}
+        assert solved == {gid: None for gid in answers}
+
+
+def test_staged_comments_are_written_and_replaced(empty_gradebook):
+    with fresh_gradebook(empty_gradebook) as (gradebook, _):
+        released(gradebook, [(0, 1, 1, 0)])
+        writer = GradebookWriter(gradebook)
+        writer.stage(ASSIGNMENT, "s", WHEN, {}, {("nb0", "code0"): engine.NO_RESPONSE, ("nb0", "answer0"): None})
+        writer.commit()
+        assert gradebook.find_comment("code0", "nb0", ASSIGNMENT, "s").auto_comment == engine.NO_RESPONSE
+        writer.stage(ASSIGNMENT, "s", WHEN, {}, {("nb0", "code0"): None})  # answered since: regraded
+        writer.commit()
+        assert gradebook.find_comment("code0", "nb0", ASSIGNMENT, "s").auto_comment is None

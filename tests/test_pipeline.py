@@ -56,6 +56,7 @@ def test_course_grade_agrees_with_stock_nbgrader_autograde(demo_dir, tmp_path):
     nbgrader(stock, "autograde", ASSIGNMENT, "--force", quiet=True)
     source_path = next((SOURCE_ROOT / ASSIGNMENT).glob("*.ipynb"))
     cells = [nbs.grade_id(c) for c in nbs.read_notebook(source_path).cells if nbs.is_grade(c)]
+    answers = [nbs.grade_id(c) for c in nbs.read_notebook(source_path).cells if nbs.is_solution(c)]
     with Gradebook(f"sqlite:///{demo_dir / 'gradebook.db'}") as ours, \
             Gradebook(f"sqlite:///{stock / 'gradebook.db'}") as theirs:
         students = [s.id for s in ours.students]
@@ -66,6 +67,10 @@ def test_course_grade_agrees_with_stock_nbgrader_autograde(demo_dir, tmp_path):
                 stock_grade = theirs.find_grade(cell, source_path.stem, ASSIGNMENT, student)
                 assert (mine.auto_score, mine.needs_manual_grade) == \
                     (stock_grade.auto_score, stock_grade.needs_manual_grade), f"{student}:{cell}"
+            for cell in answers:  # "No response." on an answer left as released, as in the formgrader after stock
+                mine = ours.find_comment(cell, source_path.stem, ASSIGNMENT, student).auto_comment
+                stock_comment = theirs.find_comment(cell, source_path.stem, ASSIGNMENT, student).auto_comment
+                assert mine == stock_comment, f"{student}:{cell}"
 
 
 def test_notebook_engine_agrees_with_course_grade_cell_by_cell(demo_dir):
