@@ -15,9 +15,10 @@ function reads that no statement visibly binds.
 
 Module-level code can also put torch somewhere without binding a name to it: boxes.append(torch), boxes += [torch],
 setattr(box, "t", torch), `for box.t in [torch]`, a method of a notebook class or a notebook function given torch
-that stores it (or declares a name global). What received it (boxes, box, or an attribute path such as sys.path) counts as torch from then on.
-Calls that only read what they are given (np.testing.assert_allclose, np.random.seed) mark nothing. This reading
-cannot follow every alias (p = sys.path; p.append(torch)); it backs up the detector, it does not replace it.
+that stores it (or declares a name global). What received it (boxes, box, or an attribute path such as sys.path)
+counts as torch from then on. Calls that only read what they are given (np.testing.assert_allclose,
+np.random.seed) mark nothing. This reading cannot follow every alias (p = sys.path; p.append(torch)); it backs up
+the detector, it does not replace it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class _Notebook:
                             for m in f.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
         for target, value in _stores(statement, methods):
             if self._names_torch(value):
-                self._mark(target)
+                self._mark(_chain(target))
         for call in ast.walk(statement):
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.functions \
                     and any(self._names_torch(a) for a in call.args + [k.value for k in call.keywords]):
@@ -126,14 +127,14 @@ class _Notebook:
                 self.torch_names |= declared  # `global box; box = m`
                 local = _local_names(function) - declared
                 for target, _ in _stores(function, methods):  # generously: what it stores into may now hold torch
-                    if _chain(target) and _chain(target).split(".")[0] not in local:
-                        self._mark(target)
+                    chain = _chain(target)
+                    if chain and chain.split(".")[0] not in local:
+                        self._mark(chain)
 
-    def _mark(self, target: ast.AST) -> None:
-        chain = _chain(target)
-        if chain is None:
-            return
-        (self.torch_paths if "." in chain else self.torch_names).add(chain)
+    def _mark(self, chain: str | None) -> None:
+        """chain (from _chain) holds torch from now on: a name, or an attribute path such as "sys.path"."""
+        if chain:
+            (self.torch_paths if "." in chain else self.torch_names).add(chain)
 
     def _names_torch(self, node: ast.AST) -> str | None:
         """The first way `node` reaches torch directly, if any (not through other functions)."""

@@ -203,7 +203,7 @@ def stamped(notebook, digest: str, cells: list[dict]) -> str:
     """The graded notebook as text, carrying the hash of what was submitted and its grades (see is_done)."""
     notebook.metadata[STAMP] = {"submission_sha256": digest, "cells": cells}
     # nbformat.writes without its validation, which is half the cost: the submission was validated when read, and
-    # tests/test_attacks.py validates what the grader made of 30 hostile notebooks
+    # tests/test_attacks.py validates what the grader made of every hostile notebook in the catalogue
     return nbformat.versions[nbformat.current_nbformat].writes_json(notebook) + "\n"  # as nbformat.write ends a file
 
 

@@ -83,8 +83,18 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
 
 
-def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> str:
-    total, stolen = after[0] - before[0], after[1] - before[1]
+def timed(work, ticks: list):
+    """(wall seconds, result) of work(); adds the machine's CPU ticks meanwhile, (all, stolen), to ticks."""
+    before, started = cpu_ticks(), time.perf_counter()
+    result = work()
+    seconds, after = time.perf_counter() - started, cpu_ticks()
+    ticks[0] += after[0] - before[0]
+    ticks[1] += after[1] - before[1]
+    return seconds, result
+
+
+def stolen_share(ticks: list) -> str:
+    total, stolen = ticks
     return f"{100 * stolen / total:.0f}% of CPU time taken by the host" if total else "steal time unknown"
 
 
@@ -122,34 +132,27 @@ def main() -> int:
         # the hour, and so both graders are timed under the same conditions
         # run k goes before stock nbgrader's assignment number at[k]: the first before all, the last after all
         at = [round(k * len(names) / max(runs - 1, 1)) for k in range(runs)]
-        stock_seconds, ours, stolen = {}, [], {"stock": [0, 0], "course": [0, 0]}
+        stock_seconds, ours, ticks = {}, [], {"stock": [0, 0], "course": [0, 0]}
 
         def course_run(k):
-            ticks = cpu_ticks()
-            started = time.perf_counter()
-            report = course_grade(copies[k], names, args.jobs)
-            ours.append((time.perf_counter() - started, report))
-            after = cpu_ticks()
-            stolen["course"] = [stolen["course"][i] + after[i] - ticks[i] for i in range(2)]
+            ours.append(timed(lambda: course_grade(copies[k], names, args.jobs), ticks["course"]))
 
         for index, assignment in enumerate(names):
             for k in (k for k in range(runs) if at[k] == index):
                 course_run(k)
-            ticks = cpu_ticks()
-            started = time.perf_counter()
-            nbgrader(stock, "autograde", assignment, "--force", quiet=True)
-            stock_seconds[assignment] = time.perf_counter() - started
-            after = cpu_ticks()
-            stolen["stock"] = [stolen["stock"][i] + after[i] - ticks[i] for i in range(2)]
+            stock_seconds[assignment], _ = timed(
+                lambda: nbgrader(stock, "autograde", assignment, "--force", quiet=True), ticks["stock"])
         for k in (k for k in range(runs) if at[k] >= len(names)):
             course_run(k)
-        same = {a: all(scores(stock, a) == scores(copy, a) for copy in copies) for a in names}
+        same = {}
         for assignment in names:
             theirs = scores(stock, assignment)
+            same[assignment] = True
             for copy in copies:
                 mine = scores(copy, assignment)
                 for key in sorted(set(theirs) | set(mine)):
                     if theirs.get(key) != mine.get(key):
+                        same[assignment] = False
                         print(f"differs: {assignment} {key}: stock {theirs.get(key)}, course grade {mine.get(key)}")
     total_stock = sum(stock_seconds.values())
     times = sorted(seconds for seconds, _ in ours)
@@ -160,10 +163,10 @@ def main() -> int:
         print(f"{assignment:22} {args.per_assignment:11d} {stock_seconds[assignment]:14.1f}s "
               f"{stock_seconds[assignment] / args.per_assignment:12.2f}s {'yes' if same[assignment] else 'NO':>12}")
     print(f"stock nbgrader, all: {total_stock:.1f} s for {report.graded} submissions "
-          f"({stolen_share((0, 0), tuple(stolen['stock']))})")
+          f"({stolen_share(ticks['stock'])})")
     print(f"course grade, all (each run: {args.jobs} jobs, start-up included): "
           + ", ".join(f"{seconds:.1f} s" for seconds, _ in ours) + f" in the order run; median {median:.1f} s "
-          f"({stolen_share((0, 0), tuple(stolen['course']))})")
+          f"({stolen_share(ticks['course'])})")
     print(f"throughput ratio: {total_stock / median:.1f}x (against the median run; "
           f"{total_stock / times[-1]:.1f}x against the slowest, {total_stock / times[0]:.1f}x against the fastest)")
     print(f"floor: {1000 * report.work_seconds / max(report.graded, 1):.0f} ms of worker time per submission "
