@@ -251,22 +251,20 @@ def check_l1_grad(l1_grad, rng):
 # --- one SGD step with weight decay (and L1) -------------------------------------------------------------------
 
 def _torch_sgd_step(params: dict, grads0: dict, eta: float, n: int, lam2: float, lam1: float) -> dict:
-    """One torch.optim.SGD step: weight_decay = lam2/n on the weights (0 on biases); the L1 term by autograd."""
+    """One gradient step on C = C0 + lam2/(2n) sum w^2 + lam1/n sum |w| (weights only), dC/dparam by autograd.
+
+    C0 enters through its given gradients: sum(grads0 * param) has exactly grads0 as its gradient. With lam1 = 0 this
+    is the step torch.optim.SGD takes with weight_decay = lam2/n on the weights and 0 on the biases
+    (tests/test_checks.py compares the two); the grader builds no optimizer, whose first use imports torch._dynamo
+    (1.7 s of the grader's start-up).
+    """
     tensors = {k: _t(v).requires_grad_(True) for k, v in params.items()}
     weights = [t for k, t in tensors.items() if k.startswith("W")]
-    biases = [t for k, t in tensors.items() if not k.startswith("W")]
-    l1 = lam1 / n * sum(torch.sum(torch.abs(w)) for w in weights)
-    l1_grads = torch.autograd.grad(l1, weights) if lam1 else [torch.zeros_like(w) for w in weights]
-    for (k, t) in tensors.items():
-        t.grad = _t(grads0[k]).clone()
-    for w, g in zip(weights, l1_grads):
-        w.grad += g
-    groups = [{"params": weights, "weight_decay": lam2 / n}]
-    if biases:
-        groups.append({"params": biases, "weight_decay": 0.0})
-    optimizer = torch.optim.SGD(groups, lr=eta)
-    optimizer.step()
-    return {k: t.detach() for k, t in tensors.items()}
+    cost = sum(torch.sum(_t(grads0[k]) * t) for k, t in tensors.items())
+    cost = cost + lam2 / (2 * n) * sum(torch.sum(w * w) for w in weights)
+    cost = cost + lam1 / n * sum(torch.sum(torch.abs(w)) for w in weights)  # d|w|/dw = sgn(w), 0 at w = 0
+    grads = torch.autograd.grad(cost, list(tensors.values()))
+    return {k: (t - eta * g).detach() for (k, t), g in zip(tensors.items(), grads)}
 
 
 def _step_cases(rng, with_l1: bool):
@@ -322,7 +320,8 @@ WEIGHT_DECAY_MISTAKES = [
 
 @check("weight_decay_step", functions=("sgd_step",), mistakes=WEIGHT_DECAY_MISTAKES, by_hand=True)
 def check_weight_decay_step(sgd_step, rng):
-    """sgd_step with lam2 only equals one torch.optim.SGD step with weight_decay = lam2/n on the weights."""
+    """sgd_step with lam2 only equals one torch.optim.SGD step with weight_decay = lam2/n on the weights (that step,
+    computed as one gradient step on the L2-penalized cost by autograd: see _torch_sgd_step)."""
     for params, grads0, eta, n, lam2, lam1 in _step_cases(rng, with_l1=False):
         got = sgd_step(params, grads0, eta, n, lam2=lam2, lam1=lam1)
         expected = _torch_sgd_step(params, grads0, eta, n, lam2, lam1)

@@ -134,7 +134,6 @@ def _warm_up(assignments) -> None:
     torch.set_num_threads(1)
     x = torch.ones(2, requires_grad=True)
     (x * x).sum().backward()
-    torch.optim.SGD([x], lr=0.1)  # the first optimizer loads torch._dynamo
     for module in ("course.data", "course.gradcheck"):
         importlib.import_module(module)
     for assignment in assignments:

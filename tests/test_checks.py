@@ -135,3 +135,29 @@ def test_kolmogorov_smirnov_p_value_is_scipys_up_to_its_finite_size_correction(s
     ours, scipys = ks_two_sample_p_value(a, b), stats.ks_2samp(a, b).pvalue
     if scipys >= 1e-9:  # where the check's threshold (1e-7) decides
         assert 0.99 * scipys <= ours <= 1.15 * scipys
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 4), st.integers(1, 5000), st.floats(0.0, 5.0), st.floats(0.01, 1.0))
+def test_weight_decay_reference_is_torch_optim_sgds_step(seed, layers, n, lam2, eta):
+    """a03's reference for sgd_step (a gradient step on the penalized cost, by autograd) is the step
+    torch.optim.SGD takes with weight_decay = lam2/n on the weights and 0 on the biases."""
+    import torch
+
+    from autograder.a03_regularization import _torch_sgd_step
+
+    rng = np.random.default_rng(seed)
+    params, grads0 = {}, {}
+    for layer in range(1, layers + 1):
+        shape = tuple(rng.integers(1, 6, size=2))
+        for name, size in ((f"W{layer}", shape), (f"b{layer}", shape[:1])):
+            params[name], grads0[name] = rng.normal(size=size), rng.normal(size=size)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    for k, t in tensors.items():
+        t.grad = torch.tensor(grads0[k])
+    torch.optim.SGD([{"params": [t for k, t in tensors.items() if k.startswith("W")], "weight_decay": lam2 / n},
+                     {"params": [t for k, t in tensors.items() if k.startswith("b")], "weight_decay": 0.0}],
+                    lr=eta).step()
+    ours = _torch_sgd_step(params, grads0, eta, n, lam2, 0.0)
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k].numpy(), t.detach().numpy(), rtol=1e-13, atol=1e-14)
