@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import Mismatch, Mistake, check, describe_inputs, expect_close, expect_true
+from autograder.framework import Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 from course import testfunctions
 from course.gradcheck import numerical_gradient, rel_error
 
@@ -52,6 +52,7 @@ def _key(result, key: str, what: str, keys) -> object:
 GRAPH_KEYS = ("q", "f", "dfdx", "dfdy", "dfdz")
 
 
+@cached_reference
 def reference_graph(x, y, z) -> dict:
     x, y, z = (torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in (x, y, z))
     q = x + y
@@ -138,6 +139,7 @@ def check_graph_backward(add_mul_graph, rng):
 
 # === 2. gates and the sigmoid neuron ===========================================================================
 
+@cached_reference
 def reference_gate(gate, a, b, dout):
     a_t, b_t = _t(a, True), _t(b, True)
     out = {"add": lambda: a_t + b_t, "mul": lambda: a_t * b_t, "max": lambda: torch.maximum(a_t, b_t)}[gate]()
@@ -215,6 +217,7 @@ def _compare_gate(gate_backward, gate, a, b, dout):
                      inputs=where, atol=1e-12, rtol=1e-10)
 
 
+@cached_reference
 def reference_sigmoid_neuron(w, x):
     w_t, x_t = _t(w, True), _t(x, True)
     out = torch.sigmoid(torch.dot(w_t[:-1], x_t) + w_t[-1])
@@ -280,6 +283,7 @@ def check_sigmoid_neuron(sigmoid_neuron, rng):
 
 # === 3. activations ============================================================================================
 
+@cached_reference
 def reference_activation(z, kind, alpha=None):
     """(f(z), f'(z)) by torch; f' by autograd (the left derivative at a kink, as PyTorch's autograd gives it)."""
     z_t = _t(z, True)
@@ -560,6 +564,7 @@ def _affine_cases(rng):
         yield rng.normal(size=(n, d)), rng.normal(size=(m, d)), rng.normal(size=m)
 
 
+@cached_reference
 def reference_affine(x, W, b, dout=None):
     x_t, W_t, b_t = _t(x, True), _t(W, True), _t(b, True)
     out = F.linear(x_t, W_t, b_t)
@@ -757,6 +762,7 @@ def check_softmax(softmax, rng):
                      atol=1e-12, rtol=1e-8)
 
 
+@cached_reference
 def reference_softmax_ce(scores, y):
     s_t = _t(scores, True)
     loss = F.cross_entropy(s_t, torch.as_tensor(np.asarray(y), dtype=torch.long))
@@ -850,6 +856,7 @@ def check_softmax_cross_entropy(softmax_cross_entropy, rng):
                      atol=1e-12, rtol=1e-8)
 
 
+@cached_reference
 def reference_mse(a, y):
     a_t = _t(a, True)
     loss = F.mse_loss(a_t, _t(y), reduction="sum") / a_t.shape[0]
@@ -908,6 +915,7 @@ def check_mse_loss(mse_loss, rng):
         expect_close("mse_loss(a, y)[1] (da)", result[1], grad, inputs=where, atol=1e-12, rtol=1e-9)
 
 
+@cached_reference
 def reference_bce(z, y):
     z_t = _t(z, True)
     loss = F.binary_cross_entropy(torch.sigmoid(z_t), _t(y), reduction="sum") / z_t.shape[0]
@@ -980,6 +988,7 @@ TORCH_ACTIVATIONS = {
 }
 
 
+@cached_reference
 def reference_mlp(params, X, y, activation="relu", loss="softmax", reg=0.0):
     """(loss, {name: gradient}) by torch autograd on the same weights."""
     names = sorted(params, key=lambda k: (int(k[1:]), k[0]))

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-from autograder.framework import Mistake, check, describe_inputs, expect_close, expect_true
+from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 
 # --- 1. two linear layers are one linear layer -----------------------------------------------------------------
 
@@ -25,6 +25,7 @@ def _t(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float64))
 
 
+@cached_reference
 def reference_collapse(W1, b1, W2, b2) -> tuple[torch.Tensor, torch.Tensor]:
     """W = W2 W1 and b = W2 b1 + b2, with torch.matmul."""
     W1, b1, W2, b2 = map(_t, (W1, b1, W2, b2))
@@ -109,6 +110,7 @@ def check_collapse_bias(collapse_linear, rng):
 
 # --- numerical rank --------------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_rank(A) -> torch.Tensor:
     return torch.linalg.matrix_rank(_t(A))
 
@@ -165,6 +167,7 @@ def check_numerical_rank(numerical_rank, rng):
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
+@cached_reference
 def reference_train_two_layer(params, X, Y, lr, steps):
     """Full-batch gradient descent with torch autograd on H = tanh(X W1^T + b1), out = H W2^T + b2, MSE (mean)."""
     P = [_t(params[k]).clone().requires_grad_() for k in PARAM_NAMES]
@@ -433,6 +436,7 @@ def check_linear_output_variance(linear_output_variance, rng):
 
 # --- 4. the old uniform scheme ---------------------------------------------------------------------------------
 
+@cached_reference
 def reference_uniform_variance(low, high) -> torch.Tensor:
     return torch.distributions.Uniform(_t(low), _t(high)).variance
 
@@ -476,6 +480,7 @@ def check_uniform_variance(uniform_variance, rng):
                      inputs=describe_inputs(low=low, high=high), atol=1e-14, rtol=1e-10)
 
 
+@cached_reference
 def reference_layer_variances(X, weights) -> torch.Tensor:
     h = _t(X)
     variances = []
@@ -562,6 +567,7 @@ def _torch_generator(rng) -> torch.Generator:
     return torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
 
 
+@cached_reference
 def reference_xavier(shape, gain, rng, uniform: bool):
     """torch.nn.init.xavier_*_ on a float64 tensor of the shape: (sample, std) where std is what PyTorch uses."""
     tensor = torch.empty(shape, dtype=torch.float64)
@@ -571,6 +577,7 @@ def reference_xavier(shape, gain, rng, uniform: bool):
     return init(tensor, gain=gain, generator=_torch_generator(rng)).numpy(), std
 
 
+@cached_reference
 def reference_kaiming(shape, mode, nonlinearity, rng, uniform: bool):
     """torch.nn.init.kaiming_*_ on a float64 tensor of the shape: (sample, std) where std is what PyTorch uses."""
     tensor = torch.empty(shape, dtype=torch.float64)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import Mismatch, Mistake, check, describe_inputs, expect_close, expect_true, same_values
+from autograder.framework import (Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close, expect_true,
+                                  same_values)
 
 TOL = dict(atol=1e-10, rtol=1e-8)
 
@@ -71,6 +72,7 @@ def _param_cases(rng):
     yield {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=2)}, 0.0, 10
 
 
+@cached_reference
 def _torch_penalty(params: dict, kind: str, lam: float, n: int):
     """The penalty (torch scalar) and its gradient dict by autograd (biases: zeros)."""
     tensors = {k: _t(v).requires_grad_(True) for k, v in params.items()}
@@ -250,6 +252,7 @@ def check_l1_grad(l1_grad, rng):
 
 # --- one SGD step with weight decay (and L1) -------------------------------------------------------------------
 
+@cached_reference
 def _torch_sgd_step(params: dict, grads0: dict, eta: float, n: int, lam2: float, lam1: float) -> dict:
     """One gradient step on C = C0 + lam2/(2n) sum w^2 + lam1/n sum |w| (weights only), dC/dparam by autograd.
 
@@ -380,6 +383,7 @@ def check_l1_l2_step(sgd_step, rng):
 
 # --- early stopping --------------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_early_stopping(val_losses, weights, patience, min_delta=0.0) -> dict:
     """The rule of the notebook, written plainly: improvement = loss < best - min_delta (NaN never improves)."""
     best, best_epoch, wait = math.inf, 0, 0
@@ -593,6 +597,7 @@ HFLIP_MISTAKES = [
 ]
 
 
+@cached_reference
 def reference_hflip(x) -> torch.Tensor:
     return torch.flip(_t(x), dims=[3])
 
@@ -608,6 +613,7 @@ def check_hflip(hflip, rng):
 
 # --- affine resampling -----------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_affine_sample(x, theta) -> torch.Tensor:
     """F.grid_sample(x, F.affine_grid(theta, x.shape)), bilinear, zeros padding, align_corners=False."""
     x, theta = _t(x), _t(theta)
@@ -750,6 +756,7 @@ def check_affine_sample(affine_sample, rng):
 
 # --- rotation and zoom -----------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_rotation_theta(angle_degrees, N, H, W) -> np.ndarray:
     """(N, 2, 3): output -> input coordinates of a counter-clockwise pixel-space rotation, in normalized units."""
     a = np.deg2rad(np.broadcast_to(np.asarray(angle_degrees, dtype=float), (N,)))
@@ -759,6 +766,7 @@ def reference_rotation_theta(angle_degrees, N, H, W) -> np.ndarray:
     return theta
 
 
+@cached_reference
 def reference_zoom_theta(factor, N) -> np.ndarray:
     s = np.broadcast_to(np.asarray(factor, dtype=float), (N,))
     theta = np.zeros((N, 2, 3))
@@ -981,6 +989,7 @@ def check_zoom(zoom, rng):
 
 # --- the random pipeline ---------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_pipeline(x, flip, angle, factor) -> torch.Tensor:
     """flip (where flip is True), then rotate by angle, then zoom by factor: torch.flip and grid_sample."""
     x = _t(x)
@@ -1290,6 +1299,7 @@ def check_augment(augment, rng):
 
 # --- mixup -----------------------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_mixup(x, y, num_classes, lam, perm):
     x, y, perm = _t(x), torch.as_tensor(np.asarray(y)), torch.as_tensor(np.asarray(perm))
     onehot = F.one_hot(y, num_classes).to(torch.float64)
@@ -1377,6 +1387,7 @@ SMOOTH_LABELS_MISTAKES = [
 ]
 
 
+@cached_reference
 def reference_smooth_labels(y, num_classes, eps) -> torch.Tensor:
     return (1 - eps) * F.one_hot(torch.as_tensor(np.asarray(y)), num_classes).to(torch.float64) + eps / num_classes
 
@@ -1400,6 +1411,7 @@ def _smoothing_cases(rng):
     yield rng.normal(size=(5, 6)), rng.integers(0, 6, size=5), 0.0
 
 
+@cached_reference
 def reference_smoothed_cross_entropy(z, y, eps):
     z = _t(z).requires_grad_(True)
     loss = F.cross_entropy(z, torch.as_tensor(np.asarray(y)), label_smoothing=eps)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import Mistake, check, describe_inputs, expect_close, expect_true
+from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 
 CACHE_KEYS = ("x", "x_hat", "mu", "var", "gamma", "eps")
 
@@ -48,6 +48,7 @@ def _scaled_features(rng, shape, axis=1):
 
 # --- references ------------------------------------------------------------------------------------------------
 
+@cached_reference
 def reference_batchnorm(x, gamma, beta, running_mean, running_var, momentum, eps, training):
     """F.batch_norm on 2-D or 4-D input: (out, new_running_mean, new_running_var); the running buffers are copies."""
     rm, rv = _t(running_mean).clone(), _t(running_var).clone()
@@ -55,6 +56,7 @@ def reference_batchnorm(x, gamma, beta, running_mean, running_var, momentum, eps
     return out, rm, rv
 
 
+@cached_reference
 def reference_batchnorm_grads(x, gamma, beta, eps, dout):
     """(dx, dgamma, dbeta) of sum(BN_train(x) * dout) by autograd (2-D or 4-D x)."""
     xt, gt, bt = (_t(a).requires_grad_() for a in (x, gamma, beta))
@@ -73,18 +75,22 @@ def bn_cache(x, gamma, eps):
             "eps": float(eps)}
 
 
+@cached_reference
 def reference_layer_norm(x, gamma, beta, eps):
     return F.layer_norm(_t(x), tuple(np.shape(x)[1:]), _t(gamma), _t(beta), eps=eps)
 
 
+@cached_reference
 def reference_instance_norm(x, gamma, beta, eps):
     return F.instance_norm(_t(x), weight=_t(gamma), bias=_t(beta), use_input_stats=True, eps=eps)
 
 
+@cached_reference
 def reference_group_norm(x, gamma, beta, G, eps):
     return F.group_norm(_t(x), G, _t(gamma), _t(beta), eps=eps)
 
 
+@cached_reference
 def reference_grads(forward, x, gamma, beta, dout, *args):
     """(dx, dgamma, dbeta) of sum(forward(x, gamma, beta, *args) * dout) by autograd."""
     xt, gt, bt = (_t(a).requires_grad_() for a in (x, gamma, beta))
@@ -92,6 +98,7 @@ def reference_grads(forward, x, gamma, beta, dout, *args):
     return torch.autograd.grad(out, (xt, gt, bt), _t(dout))
 
 
+@cached_reference
 def reference_weight_standardize(W, eps):
     """lecture 004: W_hat^k = (W^k - mu_W^k) / sqrt(sigma_W^2k + eps), statistics over everything but the output axis."""
     Wt = _t(W)
@@ -561,6 +568,7 @@ def check_batchnorm_backward_alt(batchnorm_backward_alt, rng):
 
 # --- folding BN into the preceding linear layer ------------------------------------------------------------------
 
+@cached_reference
 def reference_folded_module(W, b, gamma, beta, running_mean, running_var, eps):
     """Linear -> BatchNorm1d in eval mode, in float64, with the given weights and buffers."""
     d_out, d_in = np.shape(W)
@@ -681,6 +689,7 @@ def check_batchnorm_identity(batchnorm_identity_params, rng):
 
 # --- a bias right before BN gets zero gradient -------------------------------------------------------------------
 
+@cached_reference
 def reference_linear_batchnorm_grads(dout, x, W, b, gamma, beta, eps):
     """(dW, db) of sum(BN_train(x W^T + b) * dout) by autograd."""
     Wt, bt = _t(W).requires_grad_(), _t(b).requires_grad_()

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.framework import Mistake, check, describe_inputs, expect_close, expect_true
+from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 
 TIGHT = dict(atol=1e-10, rtol=1e-8)
 
@@ -435,6 +435,7 @@ def check_template_cnn(template_cnn_description, rng):
 # --- conv2d_forward ------------------------------------------------------------------------------------------
 
 
+@cached_reference
 def reference_conv2d(x, w, b, stride, pad) -> torch.Tensor:
     return F.conv2d(_t(x), _t(w), _t(b), stride=stride, padding=pad)
 
@@ -586,14 +587,17 @@ def _pool_cases(rng):
     yield np.maximum(0.0, rng.normal(size=(1, 2, 7, 7)) - 0.5), 3, 2
 
 
+@cached_reference
 def reference_max_pool(x, size, stride) -> torch.Tensor:
     return F.max_pool2d(_t(x), size, stride)
 
 
+@cached_reference
 def reference_avg_pool(x, size, stride) -> torch.Tensor:
     return F.avg_pool2d(_t(x), size, stride)
 
 
+@cached_reference
 def reference_pool_grad(pool, x, size, stride, dout) -> torch.Tensor:
     xt = _t(x).requires_grad_(True)
     (grad,) = torch.autograd.grad((pool(xt, size, stride) * _t(dout)).sum(), xt)
@@ -865,6 +869,7 @@ def _maxout_cases(rng):
     yield rng.normal(size=(5, 3)), w, b
 
 
+@cached_reference
 def reference_maxout(x, W, b, dout=None):
     xt, Wt, bt = (_t(a).requires_grad_(True) for a in (x, W, b))
     out = torch.max(torch.einsum("nd,kdm->nkm", xt, Wt) + bt, dim=1).values
@@ -1011,6 +1016,7 @@ check_maxout_db = _maxout_backward_check("maxout_db", 2, "db", [
 # --- flatten + dense + softmax ---------------------------------------------------------------------------------
 
 
+@cached_reference
 def reference_dense_softmax(x, W, b) -> torch.Tensor:
     return torch.softmax(F.linear(torch.flatten(_t(x), 1), _t(W), _t(b)), dim=1)
 

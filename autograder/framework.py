@@ -16,9 +16,13 @@ equals one of the catalogued mistakes on the same input, the message says which.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
+import functools
+import hashlib
 import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -149,6 +153,138 @@ def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[
         return Check(name=name, functions=tuple(functions or (name,)), body=body, mistakes=list(mistakes),
                      by_hand=by_hand, statistical=statistical, description=(body.__doc__ or "").strip())
     return wrap
+
+
+# --- references, computed once per process ----------------------------------------------------------------------
+
+REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a class needs a few dozen (the same seeded inputs)
+
+
+class _NoContentKey(Exception):
+    """A value whose content cannot be keyed or copied (a module, a student's function, a torch Generator)."""
+
+
+def cached_reference(function):
+    """Decorator for a reference computation: a call with arguments of the same content as an earlier call returns a
+    copy of that call's result instead of computing it again.
+
+    A grader runs every check on the same seeded inputs for every student, so a worker computes each reference once
+    per class instead of once per student. Arguments are keyed by content: arrays and tensors by dtype, shape and
+    bytes; numbers and strings by type and value; torch, numpy, course and grader functions by name; numpy
+    Generators by their state, and a repeated call advances a Generator exactly as the call did the first time. A
+    call with any other argument (a module, a function of the student's) is computed afresh, and so is one that
+    changed its arguments (other than Generators) or returned something that cannot be copied (a module). The cache
+    holds its own copy of each result, so a caller that changes what it got changes nothing for the next student.
+    """
+    cache: collections.OrderedDict = collections.OrderedDict()
+
+    @functools.wraps(function)
+    def remembered(*args, **kwargs):
+        generators: list = []
+        try:
+            content = _content_key((args, kwargs), generators)
+        except _NoContentKey:
+            return function(*args, **kwargs)
+        key = (content, tuple(repr(g.bit_generator.state) for g in generators))
+        if key in cache:
+            cache.move_to_end(key)
+            result, states_after = cache[key]
+            for generator, state in zip(generators, states_after):
+                generator.bit_generator.state = state
+            return _copy_result(result)
+        result = function(*args, **kwargs)
+        try:
+            if _content_key((args, kwargs), []) == content:  # a reference that changed its arguments is not kept
+                cache[key] = (_copy_result(result), [g.bit_generator.state for g in generators])
+                if len(cache) > REFERENCE_CACHE_SIZE:
+                    cache.popitem(last=False)
+        except _NoContentKey:
+            pass
+        return result
+
+    remembered.cache = cache  # for the tests
+    return remembered
+
+
+_KEYED_FUNCTION_MODULES = ("torch", "numpy", "course", "autograder", "math")
+
+
+def _content_key(value, generators: list) -> bytes:
+    """A digest of value's content (see cached_reference); numpy Generators found are appended to generators and
+    stand in the digest by their position only."""
+    digest = hashlib.blake2b(digest_size=16)
+    _feed(value, digest, generators, 0)
+    return digest.digest()
+
+
+def _feed(value, digest, generators: list, depth: int) -> None:
+    kind = type(value)
+    torch = sys.modules.get("torch")
+    if depth > 20:
+        raise _NoContentKey
+    if value is None or kind in (bool, int, float, complex, str):
+        digest.update(f"{kind.__name__}:{value!r};".encode())
+    elif kind is np.ndarray or isinstance(value, np.generic):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufc":
+            raise _NoContentKey
+        digest.update(f"{kind.__name__}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    elif torch is not None and kind is torch.Tensor:
+        if value.dtype not in (torch.float64, torch.float32, torch.int64, torch.int32, torch.bool, torch.uint8):
+            raise _NoContentKey
+        digest.update(f"tensor:{value.dtype}:{tuple(value.shape)}:{value.requires_grad};".encode())
+        digest.update(value.detach().contiguous().numpy().tobytes())
+    elif kind in (tuple, list):
+        digest.update(f"{kind.__name__}:{len(value)}(".encode())
+        for item in value:
+            _feed(item, digest, generators, depth + 1)
+        digest.update(b")")
+    elif kind is dict:
+        digest.update(f"dict:{len(value)}(".encode())
+        for name, item in value.items():
+            _feed(name, digest, generators, depth + 1)
+            _feed(item, digest, generators, depth + 1)
+        digest.update(b")")
+    elif kind is np.random.Generator:
+        digest.update(f"generator:{len(generators)};".encode())
+        generators.append(value)
+    elif _is_named_function(value):
+        digest.update(f"function:{value.__module__}:{value.__qualname__};".encode())
+    else:
+        raise _NoContentKey
+
+
+def _is_named_function(value) -> bool:
+    """A module-level function or class of torch, numpy, the course or the grader: its name says what it does.
+    Not a bound method (its object is part of what it does), a closure or a lambda."""
+    if isinstance(value, types.BuiltinFunctionType):
+        if not (value.__self__ is None or isinstance(value.__self__, types.ModuleType)):
+            return False
+    elif not isinstance(value, (types.FunctionType, type)):
+        return False
+    module, name = str(getattr(value, "__module__", None)), str(getattr(value, "__qualname__", "<"))
+    return module.split(".")[0] in _KEYED_FUNCTION_MODULES and "<" not in name
+
+
+def _copy_result(value, depth: int = 0):
+    """A copy of a reference's result that shares no memory with it; _NoContentKey for what cannot be copied so."""
+    kind = type(value)
+    torch = sys.modules.get("torch")
+    if depth > 20:
+        raise _NoContentKey
+    if value is None or kind in (bool, int, float, complex, str) or isinstance(value, np.generic):
+        return value
+    if kind is np.ndarray and value.dtype.kind in "biufc":
+        return value.copy()
+    if torch is not None and kind is torch.Tensor and value.grad_fn is None and not value.requires_grad:
+        return value.clone()
+    if kind in (tuple, list):
+        items = [_copy_result(item, depth + 1) for item in value]
+        return items if kind is list else tuple(items)
+    if kind is dict:
+        return {name: _copy_result(item, depth + 1) for name, item in value.items()}
+    raise _NoContentKey
 
 
 # --- comparisons -----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.framework import CheckFailed, Mismatch, Mistake, check, expect_close, same_values
+from autograder.framework import CheckFailed, Mismatch, Mistake, cached_reference, check, expect_close, same_values
 from autograder.handle import LocalHandle, StudentError
 from autograder.plain import NotPlainData, to_plain
 from course import testfunctions
@@ -152,3 +152,82 @@ def test_a_check_names_the_recognised_mistake_and_passes_the_right_answer(capsys
     with pytest.raises(CheckFailed, match="the course's own function"):
         check_identity(testfunctions.square_sum)
     assert isinstance(CheckFailed("x"), AssertionError)  # nbgrader counts it as a failed test
+
+
+# --- cached_reference --------------------------------------------------------------------------------------------
+
+def counting(function):
+    """function, decorated with cached_reference, and a list that grows by one on each real computation."""
+    calls = []
+
+    def computed(*args, **kwargs):
+        calls.append(1)
+        return function(*args, **kwargs)
+
+    computed.__qualname__ = function.__qualname__
+    return cached_reference(computed), calls
+
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=5), elements=st.floats(-1e3, 1e3)),
+       st.floats(-5, 5))
+def test_cached_reference_computes_once_per_content_and_returns_fresh_copies(x, scale):
+    reference, calls = counting(lambda x, scale: (torch.tensor(x) * scale, {"sum": np.sum(x) * scale}))
+    first = reference(x, scale)
+    first[0].add_(1.0)       # a caller that changes what it got ...
+    first[1]["sum"] = None
+    again = reference(x.copy(), scale)  # ... the same content, another array
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again[0].numpy(), torch.tensor(x).numpy() * scale)  # ... changes nothing cached
+    assert again[1]["sum"] == np.sum(x) * scale
+    assert type(again) is tuple and type(again[1]) is dict
+
+
+@pytest.mark.parametrize("one, other", [
+    ((np.zeros(4),), (np.zeros((2, 2)),)),                 # same bytes, another shape
+    ((np.zeros(2),), (np.zeros(2, dtype=np.float32),)),     # same values, another dtype
+    ((1,), (1.0,)), ((1,), (True,)), ((0.0,), (-0.0,)),     # same value, another type or sign
+    ((np.ones(2), "a"), (np.ones(2), "b")), (([1, 2],), ((1, 2),)), (({"a": 1, "b": 2},), ({"b": 2, "a": 1},)),
+    ((torch.zeros(2),), (torch.zeros(2, requires_grad=True),)), ((torch.relu,), (torch.sigmoid,)),
+])
+def test_cached_reference_tells_apart_arguments_of_different_content(one, other):
+    reference, calls = counting(lambda *args: 0)
+    reference(*one)
+    reference(*other)
+    assert len(calls) == 2
+    reference(*one)
+    assert len(calls) == 2  # and knows each again
+
+
+def test_cached_reference_computes_afresh_what_it_cannot_key_or_copy():
+    reference, calls = counting(lambda f, x: f(x))
+    reference(lambda v: v + 1, 1.0)
+    reference(lambda v: v + 1, 1.0)                    # a closure or lambda is not keyed by its name
+    assert len(calls) == 2
+    module_maker, made = counting(lambda n: torch.nn.Linear(n, 1))
+    assert module_maker(2) is not module_maker(2)      # a module cannot be copied: built again
+    assert len(made) == 2
+
+
+def test_cached_reference_does_not_keep_a_reference_that_changed_its_arguments():
+    def scale_in_place(x):
+        x *= 2
+        return x.sum()
+
+    reference, calls = counting(scale_in_place)
+    x = np.ones(3)
+    reference(x)
+    reference(np.ones(3))
+    assert len(calls) == 2 and not reference.cache
+
+
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 5))
+def test_a_repeated_call_advances_a_generator_as_the_call_did(seed, draws):
+    reference, calls = counting(lambda rng, n: rng.normal(size=n).sum())
+    rng, replay = np.random.default_rng(seed), np.random.default_rng(seed)
+    first = reference(rng, draws)
+    after_first = rng.normal()
+    second = reference(replay, draws)                  # the same state: a hit ...
+    assert len(calls) == 1 and second == first
+    assert replay.normal() == after_first              # ... that leaves the generator where the call would have
+    reference(replay, draws)                           # another state: computed
+    assert len(calls) == 2
