@@ -60,6 +60,7 @@ class _Notebook:
         self.torch_paths: set[str] = set()  # attributes such as "sys.path" that module-level code put torch into
         self.bound: set[str] = set()  # every name a module-level statement visibly binds
         self.runs_built_code = False  # module-level code built at run time (or a star import): it may bind anything
+        self._methods: frozenset | None = None  # names of the notebook classes' methods, when known
         for source in sources:
             self.add(source)
 
@@ -83,6 +84,7 @@ class _Notebook:
     def _module_statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.functions[statement.name] = statement
+            self._methods = None
         elif isinstance(statement, ast.Import):
             for alias in statement.names:
                 if _is_torch_module(alias.name):
@@ -96,6 +98,7 @@ class _Notebook:
             if isinstance(statement.value, ast.Lambda):
                 for name in names:
                     self.functions[name] = statement.value
+                self._methods = None
             elif self._names_torch(statement.value):
                 self.torch_names.update(names)
             else:
@@ -114,22 +117,26 @@ class _Notebook:
         called with torch that stores into a global. What received it counts as torch from then on."""
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return
-        methods = frozenset(m.name for f in self.functions.values() if isinstance(f, ast.ClassDef)
-                            for m in f.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        for target, value in _stores(statement, methods):
+        methods = self.methods()
+        for chain, value in _stores(statement, methods):
             if self._names_torch(value):
-                self._mark(_chain(target))
-        for call in ast.walk(statement):
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.functions \
-                    and any(self._names_torch(a) for a in call.args + [k.value for k in call.keywords]):
-                function = self.functions[call.func.id]
-                declared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
+                self._mark(chain)
+        for name, arguments in _store_facts(statement).calls:
+            if name in self.functions and any(self._names_torch(a) for a in arguments):
+                function = self.functions[name]
+                declared = _declared_global(function)
                 self.torch_names |= declared  # `global box; box = m`
                 local = _local_names(function) - declared
-                for target, _ in _stores(function, methods):  # generously: what it stores into may now hold torch
-                    chain = _chain(target)
+                for chain, _ in _stores(function, methods):  # generously: what it stores into may now hold torch
                     if chain and chain.split(".")[0] not in local:
                         self._mark(chain)
+
+    def methods(self) -> frozenset:
+        """The names of the methods of the notebook's classes (a call of one may store what it is given)."""
+        if self._methods is None:
+            self._methods = frozenset(m.name for f in self.functions.values() if isinstance(f, ast.ClassDef)
+                                      for m in f.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        return self._methods
 
     def _mark(self, chain: str | None) -> None:
         """chain (from _chain) holds torch from now on: a name, or an attribute path such as "sys.path"."""
@@ -221,22 +228,46 @@ _STORING_METHODS = {"append", "extend", "insert", "add", "update", "setdefault",
 _STORING_FUNCTIONS = {"setattr", "setitem", "__setattr__", "__setitem__"}
 
 
-def _stores(tree: ast.AST, methods: frozenset = frozenset()):
-    """(where, what) for each place code in the tree may store a value other than by a plain assignment: the
-    receiver and the call of a storing method (or of one of `methods`, the notebook's own), the first argument and
-    the call of setattr and the like, the target and value of +=, := and a for loop."""
+class _StoreFacts(NamedTuple):
+    stores: tuple          # (method name or None, chain of where, what) in the order of the source; see _stores
+    calls: tuple           # (name, arguments) of each call of a plain name: f(a, b, k=c) -> ("f", (a, b, c))
+
+
+@functools.lru_cache(maxsize=8192)  # trees come from _statements' cache (see _facts)
+def _store_facts(tree: ast.AST) -> _StoreFacts:
+    """Every place code in the tree may store a value other than by a plain assignment, read off the tree once: the
+    receiver and the call of a method call (storing only if the method is in _STORING_METHODS or is one of the
+    notebook's own, which _stores decides), the first argument and the call of setattr and the like, the target and
+    value of +=, := and a for loop."""
+    stores, calls = [], []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            calls.append((node.func.id, tuple(node.args) + tuple(k.value for k in node.keywords)))
         if isinstance(node, ast.Call) and _called_name(node.func) in _STORING_FUNCTIONS and node.args:
-            yield node.args[0], node
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and (node.func.attr in _STORING_METHODS or node.func.attr in methods):
-            yield node.func.value, node
+            stores.append((None, _chain(node.args[0]), node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            stores.append((node.func.attr, _chain(node.func.value), node))
         elif isinstance(node, (ast.AugAssign, ast.NamedExpr)):
-            yield node.target, node.value
+            stores.append((None, _chain(node.target), node.value))
         elif isinstance(node, (ast.For, ast.AsyncFor)):
-            yield node.target, node.iter
+            stores.append((None, _chain(node.target), node.iter))
         elif isinstance(node, ast.comprehension) and not isinstance(node.target, ast.Name):
-            yield node.target, node.iter  # [0 for box.t in [torch]]; a plain name stays inside the comprehension
+            stores.append((None, _chain(node.target), node.iter))  # [0 for box.t in [torch]]; a plain name stays inside
+    return _StoreFacts(tuple(stores), tuple(calls))
+
+
+def _stores(tree: ast.AST, methods: frozenset = frozenset()) -> list[tuple[str | None, ast.AST]]:
+    """(chain of where, what) for each place code in the tree may store a value other than by a plain assignment
+    (see _store_facts); a method call stores when the method is in _STORING_METHODS or in `methods`, the notebook's
+    own."""
+    return [(chain, value) for method, chain, value in _store_facts(tree).stores
+            if method is None or method in _STORING_METHODS or method in methods]
+
+
+@functools.lru_cache(maxsize=8192)
+def _declared_global(function: ast.AST) -> frozenset:
+    """The names a function declares global."""
+    return frozenset(n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -98,8 +98,12 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
 
 # The fork server forks an executor per notebook, and a fork copies the page tables of its ~170 MB heap (torch's
 # import). Objects on glibc malloc, whose heap is backed by transparent huge pages, make that table 512 times
-# shorter: a fork, a small autograd call and exit took 5.5 ms instead of 13.5 ms (benchmarks/fork_cost.py). A write
-# after the fork still copies 4 KB, not 2 MB.
+# shorter: outside the sandbox, a fork, a small autograd call and exit took 5.5 ms instead of 13.5 ms
+# (benchmarks/fork_cost.py). Inside it glibc uses no huge pages: it reads whether it may from
+# /sys/kernel/mm/transparent_hugepage, which the sandbox does not show. Showing it there (read-only) made an
+# executor that does little twice as fast, but a whole class slower (new memory then comes in zeroed 2 MB pages):
+# the machine's busy CPU for a class of 280 was 50-55 s with huge pages against 42-49 s without, runs alternating.
+# So the sandbox goes without; the setting holds for --unsafe, where the pages are seen.
 FORK_FRIENDLY_MEMORY = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
