@@ -637,7 +637,7 @@ def ks_two_sample_p_value(a: np.ndarray, b: np.ndarray) -> float:
     d = np.max(np.abs(np.searchsorted(a, both, side="right") / a.size
                       - np.searchsorted(b, both, side="right") / b.size))
     n_eff = a.size * b.size / (a.size + b.size)
-    return float(special.kolmogorov(math.sqrt(n_eff) * d))  # kstwobign's survival function, without scipy.stats
+    return float(special.kolmogorov(math.sqrt(n_eff) * d))  # kstwobign's survival function
 
 
 def expect_uses_rng(name, call, inputs):

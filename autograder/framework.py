@@ -160,6 +160,9 @@ def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[
 REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a class needs a few dozen (the same seeded inputs)
 
 
+_SCALAR_TYPES = (bool, int, float, complex, str)
+
+
 class _NoContentKey(Exception):
     """A value whose content cannot be keyed or copied (a module, a student's function, a torch Generator)."""
 
@@ -222,7 +225,7 @@ def _feed(value, digest, generators: list, depth: int) -> None:
     torch = sys.modules.get("torch")
     if depth > 20:
         raise _NoContentKey
-    if value is None or kind in (bool, int, float, complex, str):
+    if value is None or kind in _SCALAR_TYPES:
         digest.update(f"{kind.__name__}:{value!r};".encode())
     elif kind is np.ndarray or isinstance(value, np.generic):
         array = np.asarray(value)
@@ -273,7 +276,7 @@ def _copy_result(value, depth: int = 0):
     torch = sys.modules.get("torch")
     if depth > 20:
         raise _NoContentKey
-    if value is None or kind in (bool, int, float, complex, str) or isinstance(value, np.generic):
+    if value is None or kind in _SCALAR_TYPES or isinstance(value, np.generic):
         return value
     if kind is np.ndarray and value.dtype.kind in "biufc":
         return value.copy()

@@ -164,7 +164,6 @@ def counting(function):
         calls.append(1)
         return function(*args, **kwargs)
 
-    computed.__qualname__ = function.__qualname__
     return cached_reference(computed), calls
 
 
