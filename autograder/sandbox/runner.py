@@ -216,6 +216,20 @@ def run_executor(fd: int) -> None:
     Executor(socket.socket(fileno=fd)).serve()
 
 
+def no_new_huge_pages() -> None:
+    """From now on this process, and every executor it forks, gets new memory in 4 kB pages; the warm heap keeps
+    the huge pages it has, so a fork still copies one page-table entry per 2 MB of it (see FORK_FRIENDLY_MEMORY in
+    worker.py). Without the call an executor's first touch of new heap memory zeroes 2 MB.
+    """
+    import ctypes
+
+    PR_SET_THP_DISABLE = 41  # <linux/prctl.h>; inherited by fork
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    except AttributeError:  # not Linux: no transparent huge pages to turn off
+        pass
+
+
 # --- fork server -------------------------------------------------------------------------------------------------
 
 SANDBOXED = os.environ.get("COURSE_SANDBOXED") == "1"  # in a PID namespace of our own: /proc shows only us
@@ -298,4 +312,5 @@ if __name__ == "__main__":
     os.makedirs(SCRATCH, exist_ok=True)
     warm_up()
     gc.freeze()  # the warm objects stay out of every collection, so executors do not copy their pages by touching them
+    no_new_huge_pages()
     serve_forks(socket.socket(fileno=int(sys.argv[1])))

@@ -80,6 +80,9 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
         if os.path.exists(system):
             command += ["--ro-bind", system, system]
+    huge_pages = "/sys/kernel/mm/transparent_hugepage"  # glibc reads it (see FORK_FRIENDLY_MEMORY)
+    if os.path.isdir(huge_pages):
+        command += ["--ro-bind", huge_pages, huge_pages]
     for folder in {str(prefix), str(base)}:
         command += ["--ro-bind", folder, folder]
     course = REPO_ROOT / "course"
@@ -97,14 +100,17 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
 
 
 # The fork server forks an executor per notebook, and a fork copies the page tables of its ~170 MB heap (torch's
-# import). Objects on glibc malloc, whose heap is backed by transparent huge pages, make that table 512 times
-# shorter: outside the sandbox, a fork, a small autograd call and exit took 5.5 ms instead of 13.5 ms
-# (benchmarks/fork_cost.py). Inside it glibc uses no huge pages: it reads whether it may from
-# /sys/kernel/mm/transparent_hugepage, which the sandbox does not show. Showing it there (read-only) made an
-# executor that does little twice as fast, but a whole class slower (new memory then comes in zeroed 2 MB pages):
-# the machine's busy CPU for a class of 280 was 50-55 s with huge pages against 42-49 s without, runs alternating.
-# So the sandbox goes without; the setting holds for --unsafe, where the pages are seen.
-FORK_FRIENDLY_MEMORY = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+# import); the executor's exit tears them down again. Objects on glibc malloc (PYTHONMALLOC), whose heap glibc
+# backs with transparent huge pages (hugetlb=1), make those tables 512 times shorter. glibc reads whether it may
+# from /sys/kernel/mm/transparent_hugepage, which the sandbox shows read-only for that reason. Once warm, the fork
+# server turns huge pages off for new memory (runner.no_new_huge_pages), so executors get theirs in 4 kB pages
+# rather than zeroed 2 MB at a time. And glibc keeps what an executor frees (trim_threshold) and serves arrays of up
+# to 32 MB from its heap (mmap_threshold), rather than asking the kernel for fresh zeroed pages for every large array.
+# A class of 280 submissions, runs alternating: 25.6-32.4 s with these settings, 29.5-35.3 s with PYTHONMALLOC and
+# hugetlb=1 alone (which glibc could not act on in the sandbox); benchmarks/fork_cost.py measures one executor.
+FORK_FRIENDLY_MEMORY = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": ":".join((
+    "glibc.malloc.hugetlb=1", f"glibc.malloc.trim_threshold={256 * 1024 ** 2}",
+    f"glibc.malloc.mmap_threshold={32 * 1024 ** 2}"))}  # 32 MB is the largest mmap_threshold glibc accepts
 
 
 def _runner_environment(limits: Limits) -> dict[str, str]:

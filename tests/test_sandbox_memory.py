@@ -1,0 +1,43 @@
+"""The sandbox's memory settings take effect inside bubblewrap (see FORK_FRIENDLY_MEMORY in sandbox/worker.py).
+
+The warm fork server's heap sits on transparent huge pages, so that each fork copies short page tables; executors
+get their own new memory in small pages. Both depend on things the sandbox must show or pass on (the huge-page
+settings under /sys, the environment, the prctl before forking), which a change to the bubblewrap command can lose
+without any grade changing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox.worker import FORK_FRIENDLY_MEMORY, Sandbox, bubblewrap_problem
+
+HUGE_PAGES = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}"),
+              pytest.mark.skipif(not HUGE_PAGES.exists() or "[never]" in HUGE_PAGES.read_text(),
+                                 reason="the kernel gives no transparent huge pages here")]
+
+# Runs in the executor: its own huge-page switch and environment, and the fork server's (its parent's) huge pages.
+PROBE = """
+import os
+own_status = open("/proc/self/status").read()
+server_memory = open(f"/proc/{os.getppid()}/smaps_rollup").read()
+tunables = os.environ.get("GLIBC_TUNABLES")
+"""
+
+
+def test_the_fork_server_heap_is_on_huge_pages_and_executors_take_none_for_new_memory():
+    with Sandbox() as sandbox:
+        executor = sandbox.spawn()
+        assert executor.exec_cell(PROBE, "probe", timeout=10)["ok"]
+        found = executor.describe(["own_status", "server_memory", "tunables"], timeout=10)
+        executor.kill()
+    values = {name: found[name]["value"] for name in found}
+    huge_kb = int(re.search(r"AnonHugePages:\s+(\d+) kB", values["server_memory"]).group(1))
+    anonymous_kb = int(re.search(r"Anonymous:\s+(\d+) kB", values["server_memory"]).group(1))
+    assert huge_kb > anonymous_kb / 2, (huge_kb, anonymous_kb)  # most of torch's ~170 MB heap
+    assert re.search(r"THP_enabled:\s+0", values["own_status"])
+    assert values["tunables"] == FORK_FRIENDLY_MEMORY["GLIBC_TUNABLES"]
