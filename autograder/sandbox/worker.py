@@ -15,6 +15,7 @@ per request here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -120,13 +121,31 @@ def _runner_environment(limits: Limits) -> dict[str, str]:
             **FORK_FRIENDLY_MEMORY}
 
 
+@contextlib.contextmanager
+def on_cpu(cpu: int | None):
+    """Within the block, this thread (and every process it starts) runs on `cpu` only; None changes nothing."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 class Sandbox:
     """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True."""
 
-    def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True):
-        """Start the fork server; with wait=False, return at once and let wait_ready() wait for its warm-up."""
+    def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True, cpu: int | None = None):
+        """Start the fork server; with wait=False, return at once and let wait_ready() wait for its warm-up.
+
+        cpu: run the fork server and every executor it forks on this CPU only (see grading.cpu_plan for why).
+        """
         self.unsafe = unsafe
         self.limits = limits
+        self.cpu = cpu
         self._launch()
         if wait:
             self.wait_ready()
@@ -159,9 +178,10 @@ class Sandbox:
         else:
             env, cwd = None, None
             command = _bubblewrap_command(python, limits, theirs.fileno())
-        self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
+            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
         theirs.close()
         self._started_by = os.getpid()
         self.sandboxed = None
@@ -203,6 +223,11 @@ class Sandbox:
             return bool(self._command("ping").get("pong"))
         except SandboxDied:
             return False
+
+    def share_cpu(self) -> None:
+        """Run the calling thread on this sandbox's CPU, if it has one (the grader's worker that talks to it)."""
+        if self.cpu is not None:
+            os.sched_setaffinity(0, {self.cpu})
 
     def restart(self) -> None:
         """A new fork server in a new sandbox, after a submission killed the old one."""
