@@ -313,14 +313,15 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
             todo.append(task)
     if not todo:
         return report
-    jobs = max(1, min(jobs or len(usable_cpus()) or os.cpu_count() or 1, len(todo)))
+    usable = usable_cpus()
+    jobs = max(1, min(jobs or len(usable) or os.cpu_count() or 1, len(todo)))
     to_grade = sorted({t.assignment for t in todo})
     gradebook = open_gradebook(course_dir, course_id, to_grade)
     sandboxes = []
     try:
         # the sandboxes warm up in their own processes while this one does; the workers are forked from it warm
         sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False, cpu=cpu)
-                     for cpu in cpu_plan(jobs, usable_cpus())]
+                     for cpu in cpu_plan(jobs, usable)]
         _warm_up(to_grade)
         # torch's and the checks' objects out of every later collection: the gradebook's many small objects would
         # otherwise make each full collection walk them all again (this process: 13.4 s of CPU for a class of 280,
