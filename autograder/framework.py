@@ -21,6 +21,8 @@ import contextlib
 import copy
 import functools
 import hashlib
+import itertools
+import math
 import sys
 import types
 import warnings
@@ -42,7 +44,16 @@ class CheckFailed(AssertionError):
 
 
 class Mismatch(Exception):
-    """Raised by expect_* inside a check; turned into CheckFailed (with a diagnosis) by the check."""
+    """Raised by expect_* inside a check; turned into CheckFailed (with a diagnosis) by the check.
+
+    got: the value that failed, as the student's function returned it (so the diagnosis can find which part of the
+    result failed); expected: the reference for it, as a float array (None when the comparison had no reference).
+    """
+
+    def __init__(self, message: str, got=None, expected=None):
+        super().__init__(message)
+        self.got = got
+        self.expected = expected
 
 
 @dataclass(frozen=True)
@@ -102,33 +113,231 @@ class Check:
         except StudentError as error:
             raise CheckFailed(f"{self.name}: {error}") from None
         except Mismatch as mismatch:
-            raise CheckFailed(self._explain(str(mismatch), log)) from None
+            raise CheckFailed(self._explain(str(mismatch), log, mismatch)) from None
         print(f"{self.name}: passed")
 
-    def _explain(self, message: str, log: CallLog) -> str:
+    def _explain(self, message: str, log: CallLog, mismatch: Mismatch | None = None) -> str:
         text = f"{self.name}: {message}"
-        mistake = self.diagnose(log)
-        if mistake is not None:
-            text += f"\nLikely mistake: {mistake.message}"
+        try:
+            mistake = self.diagnose(log, mismatch)
+            if mistake is not None:
+                text += f"\nLikely mistake: {mistake.message}"
+            else:
+                family = describe_family(mismatch, log)
+                text += f"\nWhat the values show: {family}" if family else ""
+        except Exception:  # noqa: BLE001 - a diagnosis never hides the plain message behind a traceback
+            pass
         return text
 
-    def diagnose(self, log: CallLog) -> Mistake | None:
-        """The first catalogued mistake that reproduces the student's last result on the same input, if any."""
+    def diagnose(self, log: CallLog, mismatch: Mismatch | None = None) -> Mistake | None:
+        """The one catalogued mistake that explains the student's results, or None; never raises.
+
+        The comparison looks at the part of the last result that failed (mismatch.got, found in the result), so a
+        different cache or auxiliary output does not hide the mistake, and a candidate must agree with the student's
+        result on that part for every call of the function the check made (up to MAX_CONFIRMING_CALLS), not only the
+        failing one. A mistake is named only when exactly one fits: first by equal values; failing that, by the same
+        kind of error (see _same_kind_of_error): wrong on the same elements, in proportion, such as another constant
+        for the same mistake.
+        """
+        try:
+            return self._diagnose(log, mismatch)
+        except Exception:  # noqa: BLE001 - e.g. a result whose structure the mistake's does not share
+            return None
+
+    def _diagnose(self, log: CallLog, mismatch: Mismatch | None) -> Mistake | None:
         last = log.last
         if last is None:
             return None
-        for mistake in self.mistakes:
-            if (mistake.replaces or self.functions[0]) != last.function:
-                continue
-            try:
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore")
-                    theirs = to_plain(mistake.implementation(*copy.deepcopy(last.args), **copy.deepcopy(last.kwargs)))
-            except Exception:  # a mutant may not run on every input; then it is not the explanation
-                continue
-            if same_values(theirs, last.result):
-                return mistake
+        candidates = [m for m in self.mistakes if (m.replaces or self.functions[0]) == last.function]
+        if not candidates:
+            return None
+        paths = _paths_to(last.result, mismatch.got) if mismatch is not None and mismatch.got is not None else []
+        paths = paths or [()]
+        calls = [c for c in log.calls if c.function == last.function and c is not last][-MAX_CONFIRMING_CALLS + 1:]
+        replays = {id(m): _replay(m, last) for m in candidates}
+        candidates = [m for m in candidates if replays[id(m)] is not _FAILED]
+
+        def agrees_before(mistake, parts) -> bool:
+            for call in calls:
+                theirs = _replay(mistake, call)
+                if theirs is _FAILED or not all(_same_at(theirs, call.result, path) for path in parts):
+                    return False
+            return True
+
+        # the whole result first (it tells apart mistakes that agree on the failing part), then the failing part
+        for parts in ([()], paths):
+            exact = [m for m in candidates if all(_same_at(replays[id(m)], last.result, path) for path in parts)]
+            exact = [m for m in exact if agrees_before(m, parts)]
+            if len({m.message for m in exact}) > 1:  # a tie: the one that also returns the same types, if only one
+                exact = [m for m in exact if _same_types(_part(replays[id(m)], parts[0]), _part(last.result,
+                                                                                                  parts[0]))]
+            if exact:
+                return exact[0] if len({m.message for m in exact}) == 1 else None
+        if mismatch is None or mismatch.expected is None or len(paths) != 1:
+            return None
+        similar = [m for m in candidates
+                   if _same_kind_of_error(mismatch.got, _part(replays[id(m)], paths[0]), mismatch.expected)]
+        similar = [m for m in similar if agrees_before(m, paths)]
+        if len({m.message for m in similar}) == 1:
+            return similar[0]
         return None
+
+
+MAX_CONFIRMING_CALLS = 32  # a statistical check may call a function thousands of times; the latest calls suffice
+_FAILED = object()
+_MISSING = object()
+
+
+def _replay(mistake: Mistake, call) -> object:
+    """The mistake's plain result on the call's arguments, or _FAILED (a mutant may not run on every input)."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return to_plain(mistake.implementation(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs)))
+    except Exception:  # noqa: BLE001
+        return _FAILED
+
+
+def _leaves(value, path=()):
+    """(path, leaf) of a plain value; a path is a tuple of keys and indices."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, path + (key,))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            yield from _leaves(item, path + (index,))
+    else:
+        yield path, value
+
+
+def _paths_to(result, got) -> list[tuple]:
+    """The paths in result of the part that failed: the object itself, or else the leaves equal to it."""
+    if got is result:
+        return [()]
+    found = [path for path, leaf in _leaves(result) if leaf is got and not isinstance(got, (bool, int, float))]
+    if not found:
+        found = [path for path, leaf in _leaves(result) if same_values(leaf, got, rtol=0, atol=0)]
+    return found if len(found) <= 4 else []
+
+
+def _part(value, path: tuple):
+    for key in path:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, (tuple, list)) and isinstance(key, int) and key < len(value):
+            value = value[key]
+        else:
+            return _MISSING
+    return value
+
+
+def _same_at(a, b, path: tuple) -> bool:
+    a, b = _part(a, path), _part(b, path)
+    return a is not _MISSING and b is not _MISSING and same_values(a, b)
+
+
+def _same_types(a, b) -> bool:
+    """The same structure with leaves of the same types (an int is not a float here)."""
+    leaves_a, leaves_b = list(_leaves(a)), list(_leaves(b))
+    return len(leaves_a) == len(leaves_b) and all(
+        pa == pb and type(x) is type(y) for (pa, x), (pb, y) in zip(leaves_a, leaves_b))
+
+
+def _float_array(value):
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.dtype == np.float64 else None
+
+
+def _same_kind_of_error(got, mistaken, expected) -> bool:
+    """got and the mistake's value are wrong on exactly the same elements, and by proportional amounts
+    (got - expected = k (mistaken - expected), k > 0), with at least two different errors to make the proportion
+    mean something: the same mistake with another constant (0.1 for 0.01, 1/p for 1/(1 - p) ...)."""
+    got, mistaken, expected = _float_array(got), _float_array(mistaken), _float_array(expected)
+    if got is None or mistaken is None or expected is None or not (got.shape == mistaken.shape == expected.shape):
+        return False
+    with np.errstate(all="ignore"):
+        if not (np.isfinite(got).all() and np.isfinite(mistaken).all() and np.isfinite(expected).all()):
+            return False
+        scale = 1e-9 * (1.0 + np.abs(expected))
+        theirs, ours = got - expected, mistaken - expected
+        wrong_theirs, wrong_ours = np.abs(theirs) > scale, np.abs(ours) > scale
+        if not wrong_theirs.any() or not np.array_equal(wrong_theirs, wrong_ours):
+            return False
+        if _scale_of(got, expected) is not None and _scale_of(mistaken, expected) is not None:
+            return False  # both a constant multiple of the answer, by different factors: not the same mistake
+        theirs, ours = theirs[wrong_theirs], ours[wrong_theirs]
+        if np.unique(np.round(ours / np.abs(ours).max(), 9)).size < 2:
+            return False
+        k = float(theirs @ ours / (ours @ ours))
+        return k > 0 and bool(np.allclose(theirs, k * ours, rtol=1e-6, atol=1e-9 * np.abs(theirs).max()))
+
+
+def _scale_of(value: np.ndarray, expected: np.ndarray) -> float | None:
+    """k when value = k * expected for all elements (k != 1), else None."""
+    if value.size < 2 or np.allclose(expected, 0.0):
+        return None
+    k = float(value.ravel() @ expected.ravel() / (expected.ravel() @ expected.ravel()))
+    if math.isclose(k, 1.0, rel_tol=1e-6) or not np.allclose(value, k * expected, rtol=1e-6, atol=1e-10):
+        return None
+    return k
+
+
+def describe_family(mismatch: Mismatch | None, log: CallLog | None = None) -> str | None:
+    """Words for a common kind of error that no catalogued mistake explains, from the failing value and its reference:
+    a flipped sign, a constant factor, transposed axes, overflow; None when none fits."""
+    if mismatch is None or mismatch.expected is None or mismatch.got is None:
+        return None
+    got, expected = _float_array(mismatch.got), _float_array(mismatch.expected)
+    if got is None or expected is None:
+        return None
+    with np.errstate(all="ignore"):
+        if got.shape == expected.shape and not np.isfinite(got).all() and np.isfinite(expected).all():
+            if log is not None and log.last is not None and _has_large_inputs(log.last.args):
+                return ("the result is inf or NaN where it should be finite, for inputs with large values: an "
+                        "exp-based formula overflows (shift by the maximum first, or use np.logaddexp / "
+                        "np.log1p(np.exp(-|z|)))")
+            return None
+        if not np.isfinite(got).all() or not np.isfinite(expected).all():
+            return None
+        if got.shape != expected.shape:
+            return _shape_family(got, expected)
+        if got.size >= 2 and not np.allclose(expected, 0.0):
+            if np.allclose(got, -expected, rtol=1e-6, atol=1e-10):
+                return "the sign is flipped: every value is the negative of what it should be"
+            k = _scale_of(got, expected)
+            if k is not None and k != 0:
+                return (f"every value is {k:.3g} times what it should be: a constant factor is off (a sum instead "
+                        "of a mean, a missing or extra 1/N, a factor 2, (1 - p) or 1/(1 - p) where none belongs)")
+        if got.ndim >= 2 and got.size == expected.size:
+            for order in itertools.permutations(range(expected.ndim)):
+                if order != tuple(range(expected.ndim)) and np.transpose(expected, order).shape == got.shape \
+                        and np.allclose(got, np.transpose(expected, order), rtol=1e-6, atol=1e-10):
+                    return (f"the values are right but the axes are in another order (axes {order} of the "
+                            "expected layout): a transpose, or a layout such as (N, H, W, C) for (N, C, H, W)")
+    return None
+
+
+def _shape_family(got: np.ndarray, expected: np.ndarray) -> str | None:
+    if got.ndim == expected.ndim and sorted(got.shape) == sorted(expected.shape):
+        return ("the axes are in another order than expected: a transpose, or a layout such as (N, H, W, C) for "
+                "(N, C, H, W)")
+    if got.ndim == expected.ndim:
+        off = [g - e for g, e in zip(got.shape, expected.shape)]
+        if all(abs(d) <= 1 for d in off) and any(off):
+            return ("the size is off by one along an axis: check the + 1 of (H - size) // stride + 1 and whether "
+                    "the last window fits")
+    return None
+
+
+def _has_large_inputs(args, limit: float = 50.0) -> bool:
+    for _, leaf in _leaves(args):
+        array = _float_array(leaf) if not isinstance(leaf, str) else None
+        if array is not None and array.size and np.nanmax(np.abs(array)) > limit:
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -316,10 +525,10 @@ def expect_close(what: str, got, expected, *, inputs: str = "", atol: float = 1e
     where = f" for {inputs}" if inputs else ""
     if isinstance(got, (tuple, list, dict)) or got is None or isinstance(got, str):
         raise Mismatch(f"{what} should be {'a number' if expected.ndim == 0 else 'an array'}"
-                       f"{' of shape ' + str(expected.shape) if expected.ndim else ''}, got {_kind(got)}{where}")
+                       f"{' of shape ' + str(expected.shape) if expected.ndim else ''}, got {_kind(got)}{where}", got)
     got_array = np.asarray(got, dtype=np.float64)
     if got_array.shape != expected.shape:
-        raise Mismatch(f"{what} has shape {got_array.shape}, expected shape {expected.shape}{where}")
+        raise Mismatch(f"{what} has shape {got_array.shape}, expected shape {expected.shape}{where}", got, expected)
     with np.errstate(all="ignore"):
         # np.isclose(got, expected, atol, rtol, equal_nan=True), without its overhead (checks call this often):
         # finite values within the tolerance, equal infinities, and NaN where NaN is expected
@@ -330,13 +539,13 @@ def expect_close(what: str, got, expected, *, inputs: str = "", atol: float = 1e
         return
     bad_nan = np.isnan(got_array) & ~np.isnan(expected)
     if bad_nan.any():
-        raise Mismatch(f"{what} contains NaN{where} ({int(bad_nan.sum())} of {got_array.size} values)")
+        raise Mismatch(f"{what} contains NaN{where} ({int(bad_nan.sum())} of {got_array.size} values)", got, expected)
     error = np.abs(got_array - expected)[~ok]
     with np.errstate(divide="ignore", invalid="ignore"):  # where expected is 0 the relative error is inf
         relative = (np.abs(got_array - expected) / np.abs(expected))[~ok]
     count = f"{int((~ok).sum())} of {ok.size} values off, " if ok.size > 1 else ""
     raise Mismatch(f"{what} is wrong{where}: {count}max abs error {np.nanmax(error):.3g}, "
-                   f"max rel error {np.nanmax(relative):.3g} (tolerance: abs {atol:g} + rel {rtol:g})")
+                   f"max rel error {np.nanmax(relative):.3g} (tolerance: abs {atol:g} + rel {rtol:g})", got, expected)
 
 
 def expect_true(condition: bool, message: str):
@@ -346,14 +555,24 @@ def expect_true(condition: bool, message: str):
 
 
 def same_values(a, b, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
-    """Two plain-data values of the same structure whose numbers agree closely (used to recognise mistakes)."""
+    """Two plain-data values of the same structure whose numbers agree closely (used to recognise mistakes).
+    Never raises: values that cannot be compared are not the same."""
+    try:
+        return _same_values(a, b, rtol, atol)
+    except Exception:  # noqa: BLE001 - e.g. an object with its own comparison
+        return False
+
+
+def _same_values(a, b, rtol: float, atol: float) -> bool:
     if isinstance(a, dict) or isinstance(b, dict):
-        return type(a) is type(b) and a.keys() == b.keys() and all(same_values(a[k], b[k], rtol, atol) for k in a)
+        return type(a) is type(b) and a.keys() == b.keys() and all(_same_values(a[k], b[k], rtol, atol) for k in a)
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
-                and all(same_values(x, y, rtol, atol) for x, y in zip(a, b)))
-    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
-        return a == b
+                and all(_same_values(x, y, rtol, atol) for x, y in zip(a, b)))
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
     try:
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     except (TypeError, ValueError):

@@ -1,0 +1,169 @@
+"""The diagnosis of a failing check (autograder.framework): which catalogued mistake the message names, the words for
+common kinds of error, and that no result whatsoever makes the diagnosis raise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.framework import CheckFailed, Mistake, check, expect_close, same_values
+
+
+def failure_of(chk, *functions) -> str:
+    with pytest.raises(CheckFailed) as failure:
+        chk(*functions)
+    return str(failure.value)
+
+
+# --- the failing part, not the whole result ----------------------------------------------------------------------
+
+def forward_unscaled(x):
+    return np.asarray(x) * 0.5, {"x": np.asarray(x)}
+
+
+@check("half_forward", mistakes=[Mistake("the output is not halved", lambda x: (np.asarray(x) * 1.0, {"x": x})),
+                                 Mistake("the output is negated", lambda x: (-0.5 * np.asarray(x), {"x": x}))])
+def check_half_forward(f, rng):
+    for shape in [(3,), (2, 4)]:
+        x = rng.normal(size=shape)
+        out, cache = f(x)
+        expect_close("out", out, 0.5 * x)
+
+
+def test_a_different_cache_does_not_hide_the_mistake():
+    message = failure_of(check_half_forward, lambda x: (np.asarray(x).copy(), {"input": x, "extra": None}))
+    assert "Likely mistake: the output is not halved" in message
+
+
+def test_a_mistake_is_confirmed_on_every_call_the_check_made():
+    calls = []
+
+    def right_then_negated(x):
+        calls.append(1)
+        return (0.5 * x if len(calls) == 1 else -0.5 * x), {}
+
+    message = failure_of(check_half_forward, right_then_negated)
+    assert "Likely mistake" not in message  # "negated" would have been wrong on the first call
+    assert "sign is flipped" in message
+
+
+@check("twice", mistakes=[Mistake("a first way to double", lambda x: 2 * np.asarray(x)),
+                          Mistake("a second way to double", lambda x: np.asarray(x) + x)])
+def check_twice_is_identity(f, rng):
+    x = rng.normal(size=4)
+    expect_close("f(x)", f(x), x)
+
+
+def test_no_name_when_two_mistakes_fit():
+    assert "Likely mistake" not in failure_of(check_twice_is_identity, lambda x: 2 * x)
+
+
+def leaky_fixed_slope(z):
+    z = np.asarray(z)
+    return np.where(z > 0, z, 0.01 * z)
+
+
+@check("leaky", mistakes=[Mistake("the slope ignores alpha", leaky_fixed_slope)])
+def check_leaky_with_alpha_point_two(f, rng):
+    z = rng.normal(size=8)
+    expect_close("f(z)", f(z), np.where(z > 0, z, 0.2 * z))
+
+
+def test_the_same_mistake_with_another_constant_is_named():
+    message = failure_of(check_leaky_with_alpha_point_two, lambda z: np.where(z > 0, z, 0.1 * z))
+    assert "Likely mistake: the slope ignores alpha" in message
+    # wrong on other elements: not the same mistake
+    assert "Likely mistake" not in failure_of(check_leaky_with_alpha_point_two, lambda z: np.where(z > 0, 2 * z, z))
+
+
+# --- words for common kinds of error ----------------------------------------------------------------------------
+
+@check("copy", mistakes=[Mistake("never", lambda x: None)])
+def check_copy(f, rng):
+    x = rng.normal(size=(3, 4))
+    expect_close("f(x)", f(x), x)
+
+
+@pytest.mark.parametrize("student, words", [
+    (lambda x: -x, "sign is flipped"),
+    (lambda x: x / 3, "0.333 times what it should be"),
+    (lambda x: x.T.copy(), "axes are in another order"),
+    (lambda x: np.vstack([x, x[:1]]), "off by one"),
+])
+def test_common_kinds_of_error_are_put_in_words(student, words):
+    message = failure_of(check_copy, student)
+    assert f"What the values show: " in message and words in message
+    assert "Likely mistake" not in message
+
+
+@check("softplus", mistakes=[Mistake("never", lambda z: None)])
+def check_softplus(f, rng):
+    z = np.array([-1000.0, 0.0, 1000.0])
+    expect_close("f(z)", f(z), np.logaddexp(0, z))
+
+
+def test_overflow_for_large_inputs_is_put_in_words():
+    with np.errstate(over="ignore"):
+        message = failure_of(check_softplus, lambda z: np.log(1 + np.exp(z)))
+    assert "overflows" in message
+
+
+# --- the diagnosis never raises ----------------------------------------------------------------------------------
+
+def test_dropout_that_stays_active_in_eval_with_no_mask_gets_a_message_not_a_traceback():
+    from autograder.a04_dropout import check_dropout_eval
+
+    def dropout_forward(x, p, mode, rng=None, mask=None):
+        x = np.asarray(x, dtype=float)
+        keep = (rng.random(x.shape) >= p).astype(float) if mask is None else mask
+        return x * keep / (1 - p), {"mask": keep if mode == "train" else None, "p": p, "mode": mode}
+
+    message = failure_of(check_dropout_eval, dropout_forward)
+    assert "Likely mistake: dropout is still active in eval mode" in message
+
+
+leaves = (st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True, allow_infinity=True)
+          | st.text(max_size=3)
+          | hnp.arrays(st.sampled_from([np.float64, np.int64, np.bool_]), hnp.array_shapes(min_dims=0, max_dims=3,
+                                                                                          max_side=3)))
+plain = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+                     | st.dictionaries(st.text(max_size=2), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plain, plain, plain, st.integers(0, 2))
+def test_the_diagnosis_never_raises_whatever_the_results(student_result, mistake_result, other_result, failing):
+    """Student and mistake return arbitrary plain data; the check fails with a message or passes, never raises
+    anything else (the diagnosis compares the results part by part)."""
+    results = iter([other_result, student_result])
+
+    @check("arbitrary", mistakes=[Mistake("one", lambda x: mistake_result),
+                                  Mistake("two", lambda x: (mistake_result, other_result))])
+    def check_arbitrary(f, rng):
+        for x in (np.zeros(3), np.ones(3)):
+            result = f(x)
+            part = result[failing % len(result)] if isinstance(result, (tuple, list)) and result else result
+            expect_close("part", part, x)
+
+    try:
+        check_arbitrary(lambda x: next(results, student_result))
+    except CheckFailed:
+        pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(plain, plain)
+def test_same_values_is_a_bool_for_any_plain_data(a, b):
+    assert same_values(a, b) in (True, False)
+    assert same_values(a, a) or _has_nonnumeric_leaf(a)
+
+
+def _has_nonnumeric_leaf(value) -> bool:
+    if isinstance(value, dict):
+        return any(_has_nonnumeric_leaf(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return any(_has_nonnumeric_leaf(v) for v in value)
+    return False

@@ -1,0 +1,180 @@
+"""Variants of the catalogued mistakes of 03_regularization."""
+
+import numpy as np
+
+from tests.variants import solution, variant_of
+
+A = "03_regularization"
+
+smoothed_cross_entropy = solution(A, "smoothed_cross_entropy")
+sgd_step = solution(A, "sgd_step")
+
+
+def _weights(params):
+    return [np.asarray(v, float) for k, v in params.items() if k.startswith("W")]
+
+
+@variant_of("l2_penalty_with_biases")
+def l2_penalty_everything_flattened(params, lam, n):
+    flat = np.concatenate([np.ravel(v) for v in params.values()])
+    return float(lam / (2 * n) * flat @ flat)
+
+
+@variant_of("l2_penalty_lam_over_n")
+def l2_penalty_without_half_loop(params, lam, n):
+    total = 0.0
+    for w in _weights(params):
+        total += (w * w).sum()
+    return lam * total / n
+
+
+@variant_of("l2_penalty_no_n")
+def l2_penalty_no_n_norms(params, lam, n):
+    return 0.5 * lam * sum(np.linalg.norm(w) ** 2 for w in _weights(params))
+
+
+@variant_of("l2_penalty_norm_not_squared")
+def l2_penalty_norm_not_squared_linalg(params, lam, n):
+    return lam / (2 * n) * sum(float(np.linalg.norm(w.ravel())) for w in _weights(params))
+
+
+@variant_of("l2_grad_halved")
+def l2_grad_halved_division(params, lam, n):
+    return {k: (np.asarray(v, float) * lam / n / 2 if k.startswith("W") else np.zeros_like(np.asarray(v, float)))
+            for k, v in params.items()}
+
+
+@variant_of("l2_grad_no_n")
+def l2_grad_no_n_biases_zero(params, lam, n):
+    return {k: lam * np.asarray(v, float) * k.startswith("W") for k, v in params.items()}
+
+
+@variant_of("l2_grad_with_biases")
+def l2_grad_with_biases_loop(params, lam, n):
+    grads = {}
+    for name, value in params.items():
+        grads[name] = (lam / n) * np.array(value, dtype=float)
+    return grads
+
+
+@variant_of("l1_grad_half")
+def l1_grad_half_copied(params, lam, n):
+    return {k: (0.5 * lam / n * np.sign(np.asarray(v, float)) if k[0] == "W" else 0.0 * np.asarray(v, float))
+            for k, v in params.items()}
+
+
+@variant_of("l1_grad_proportional")
+def l1_grad_proportional_twice(params, lam, n):
+    return {k: (2 * lam / (2 * n) * np.asarray(v, float) if k[0] == "W" else np.zeros(np.shape(v)))
+            for k, v in params.items()}
+
+
+@variant_of("l1_grad_sign_zero_is_one")
+def l1_grad_sign_zero_is_one_copysign(params, lam, n):
+    return {k: (lam / n * np.copysign(1.0, np.asarray(v, float)) if k[0] == "W" else np.zeros(np.shape(v)))
+            for k, v in params.items()}
+
+
+@variant_of("l1_penalty_half")
+def l1_penalty_half_loop(params, lam, n):
+    return sum(lam / (2 * n) * np.abs(w).sum() for w in _weights(params))
+
+
+@variant_of("l1_penalty_no_abs")
+def l1_penalty_no_abs_flat(params, lam, n):
+    return lam / n * float(np.sum(np.concatenate([w.ravel() for w in _weights(params)])))
+
+
+@variant_of("sgd_step_decay_without_eta")
+def sgd_step_decay_without_eta_subtract(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, 0.0, lam1)
+    return {k: (v - lam2 / n * np.asarray(params[k], float) if k.startswith("W") else v) for k, v in new.items()}
+
+
+@variant_of("sgd_step_decays_biases")
+def sgd_step_decays_biases_loop(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, lam2, lam1)
+    return {k: (v if k.startswith("W") else v - eta * lam2 / n * np.asarray(params[k], float))
+            for k, v in new.items()}
+
+
+@variant_of("sgd_step_ignores_l1")
+def sgd_step_ignores_l1_by_call(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    return sgd_step(params, grads0, eta, n, lam2)
+
+
+@variant_of("hflip_vertical")
+def hflip_vertical_flip(x):
+    return np.flip(np.asarray(x, float), axis=-2)
+
+
+@variant_of("hflip_fliplr")
+def hflip_axis_one(x):
+    return np.asarray(x)[:, ::-1].copy()
+
+
+@variant_of("mixup_lam_swapped")
+def mixup_lam_swapped_via_one_minus(x, y, num_classes, lam, perm):
+    x, t = np.asarray(x, float), np.eye(num_classes)[np.asarray(y)]
+    mu = 1.0 - lam
+    return mu * x + (1 - mu) * x[perm], mu * t + (1 - mu) * t[perm]
+
+
+@variant_of("mixup_labels_not_mixed")
+def mixup_labels_not_mixed_zeros(x, y, num_classes, lam, perm):
+    x = np.asarray(x, float)
+    t = np.zeros((len(y), num_classes))
+    t[np.arange(len(y)), y] = 1.0
+    return lam * x + (1 - lam) * x[np.asarray(perm)], t
+
+
+@variant_of("smooth_labels_k_minus_1")
+def smooth_labels_k_minus_1_fill(y, num_classes, eps):
+    t = np.full((len(y), num_classes), eps / (num_classes - 1))
+    t[np.arange(len(y)), y] = 1 - eps
+    return t
+
+
+@variant_of("smooth_labels_no_mass")
+def smooth_labels_no_mass_loop(y, num_classes, eps):
+    t = np.zeros((len(y), num_classes))
+    for i, label in enumerate(y):
+        t[i, label] = 1.0 - eps
+    return t
+
+
+@variant_of("smooth_labels_eps_everywhere")
+def smooth_labels_eps_everywhere_fill(y, num_classes, eps):
+    t = np.full((len(y), num_classes), eps / num_classes)
+    t[np.arange(len(y)), y] += 1.0
+    return t
+
+
+@variant_of("sce_sum_over_batch")
+def sce_sum_loss_only(z, y, eps):
+    loss, grad = smoothed_cross_entropy(z, y, eps)
+    return loss * np.shape(z)[0], grad
+
+
+@variant_of("sce_grad_not_averaged")
+def sce_grad_not_averaged_times(z, y, eps):
+    loss, grad = smoothed_cross_entropy(z, y, eps)
+    return loss, np.asarray(grad) * np.shape(z)[0]
+
+
+@variant_of("sce_grad_sign")
+def sce_grad_negated(z, y, eps):
+    loss, grad = smoothed_cross_entropy(z, y, eps)
+    return loss, -np.asarray(grad)
+
+
+@variant_of("sce_no_smoothing")
+def sce_no_smoothing_eps_zero(z, y, eps):
+    return smoothed_cross_entropy(z, y, 0.0)
+
+
+@variant_of("early_stopping_last_weights")
+def early_stopping_last_weights_from_solution(val_losses, weights, patience, min_delta=0.0):
+    result = dict(solution(A, "early_stopping")(val_losses, weights, patience, min_delta))
+    result["weights"] = np.array(weights[result["stop_epoch"]], dtype=float)
+    return result

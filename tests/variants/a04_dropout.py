@@ -1,0 +1,221 @@
+"""Variants of the catalogued mistakes of 04_dropout."""
+
+import numpy as np
+
+from tests.variants import solution, variant_of
+
+A = "04_dropout"
+
+dropout_forward = solution(A, "dropout_forward")
+dropout_classic_forward = solution(A, "dropout_classic_forward")
+dropconnect_forward = solution(A, "dropconnect_forward")
+dropconnect_backward = solution(A, "dropconnect_backward")
+spatial_dropout_forward = solution(A, "spatial_dropout_forward")
+maxpool_dropout_forward = solution(A, "maxpool_dropout_forward")
+
+
+def _keep(rng, shape, p, mask):
+    return (rng.random(shape) >= p).astype(float) if mask is None else np.asarray(mask, float)
+
+
+@variant_of("dropout_active_in_eval")
+def dropout_active_in_eval_mask_none(x, p, mode, rng=None, mask=None):
+    # keeps dropping in eval mode, and stores no mask there
+    x = np.asarray(x, float)
+    keep = _keep(rng, x.shape, p, mask)
+    return x * keep / (1 - p), {"mask": keep if mode == "train" else None, "p": p, "mode": mode}
+
+
+@variant_of("dropout_eval_scaled")
+def dropout_eval_scaled_with_x_cached(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_forward(x, p, mode, rng=rng, mask=mask)
+    if mode == "eval":
+        out = out - p * out
+    return out, dict(cache, x=np.asarray(x, float))
+
+
+@variant_of("dropout_eval_divided")
+def dropout_eval_divided_by_keep(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_forward(x, p, mode, rng=rng, mask=mask)
+    keep_probability = 1.0 - p
+    return (out if mode == "train" else np.asarray(x, float) / keep_probability), cache
+
+
+@variant_of("dropout_no_rescale")
+def dropout_no_rescale_where(x, p, mode, rng=None, mask=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x, {"mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, x.shape, p, mask)
+    return np.where(keep > 0, x, 0.0), {"mask": keep, "p": p, "mode": mode, "scale": 1.0}
+
+
+@variant_of("dropout_keep_probability_swapped")
+def dropout_keep_probability_swapped_scale(x, p, mode, rng=None, mask=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x, {"mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, x.shape, p, mask)
+    scale = 1.0 / p if p > 0 else 1.0
+    return x * keep * scale, {"mask": keep, "p": p, "mode": mode}
+
+
+@variant_of("dropout_times_keep")
+def dropout_times_keep_cached(x, p, mode, rng=None, mask=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x.copy(), {"mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, x.shape, p, mask)
+    out = keep * x
+    out *= 1 - p
+    return out, {"mask": keep.astype(bool).astype(float), "p": float(p), "mode": mode}
+
+
+@variant_of("dropout_backward_ignores_scale")
+def dropout_backward_mask_only_where(dout, cache):
+    dout = np.asarray(dout, float)
+    if cache["mode"] != "train":
+        return dout
+    return np.where(np.asarray(cache["mask"]) > 0, dout, 0.0)
+
+
+@variant_of("dropout_backward_eval_scaled")
+def dropout_backward_eval_scaled_minus(dout, cache):
+    dout = np.asarray(dout, float)
+    if cache["mode"] == "train":
+        return dout * np.asarray(cache["mask"]) / (1.0 - cache["p"])
+    return dout - cache["p"] * dout
+
+
+@variant_of("classic_eval_unscaled")
+def classic_eval_unscaled_with_mask(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_classic_forward(x, p, mode, rng=rng, mask=mask)
+    if mode == "eval":
+        return np.asarray(x, float) * 1.0, dict(cache, mask=np.ones(np.shape(x)))
+    return out, cache
+
+
+@variant_of("classic_eval_keep_probability_swapped")
+def classic_eval_times_p_loop(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_classic_forward(x, p, mode, rng=rng, mask=mask)
+    return (out if mode == "train" else np.multiply(p, np.asarray(x, float))), cache
+
+
+@variant_of("classic_train_inverted_scale")
+def classic_train_inverted_scale_where(x, p, mode, rng=None, mask=None):
+    x = np.asarray(x, float)
+    if mode == "eval":
+        return x * (1 - p), {"mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, x.shape, p, mask)
+    return np.where(keep == 1, x / (1 - p), 0.0), {"mask": keep, "p": p, "mode": mode}
+
+
+@variant_of("classic_backward_inverted_scale")
+def classic_backward_inverted_scale_both(dout, cache):
+    dout = np.asarray(dout, float)
+    if cache["mode"] == "eval":
+        return dout * (1 - cache["p"])
+    return dout * np.asarray(cache["mask"]) * (1 / (1 - cache["p"]))
+
+
+@variant_of("classic_backward_eval_unscaled")
+def classic_backward_eval_identity(dout, cache):
+    dout = np.asarray(dout, float)
+    return dout if cache["mode"] == "eval" else dout * np.asarray(cache["mask"])
+
+
+@variant_of("dropconnect_no_rescale")
+def dropconnect_no_rescale_einsum(x, W, b, p, mode, rng=None, mask=None):
+    x, W, b = (np.asarray(a, float) for a in (x, W, b))
+    if mode != "train":
+        return x @ W.T + b, {"x": x, "W": W, "mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, W.shape, p, mask)
+    return np.einsum("nd,md->nm", x, W * keep) + b, {"x": x, "W": W * keep, "mask": keep, "p": p, "mode": mode}
+
+
+@variant_of("dropconnect_bias_scaled")
+def dropconnect_bias_scaled_separately(x, W, b, p, mode, rng=None, mask=None):
+    out, cache = dropconnect_forward(x, W, b, p, mode, rng=rng, mask=mask)
+    if mode == "train":
+        out = out + np.asarray(b, float) * (1 / (1 - p) - 1)
+    return out, cache
+
+
+@variant_of("dropconnect_eval_scaled")
+def dropconnect_eval_scaled_output(x, W, b, p, mode, rng=None, mask=None):
+    out, cache = dropconnect_forward(x, W, b, p, mode, rng=rng, mask=mask)
+    if mode == "eval":
+        x, W, b = (np.asarray(a, float) for a in (x, W, b))
+        out = (1 - p) * (x @ W.T) + b
+    return out, cache
+
+
+@variant_of("dropconnect_db_mean")
+def dropconnect_db_mean_and_dx_wrong(dout, cache):
+    dx, dW, db = dropconnect_backward(dout, cache)
+    return np.asarray(dx) * 2.0, dW, np.asarray(db) / np.shape(dout)[0]
+
+
+@variant_of("dropconnect_dW_unscaled")
+def dropconnect_dW_unscaled_later(dout, cache):
+    dx, dW, db = dropconnect_backward(dout, cache)
+    if cache["mode"] == "train":
+        dW = np.asarray(dW) * (1 - cache["p"])
+    return dx, dW, db
+
+
+@variant_of("dropconnect_dx_unmasked")
+def dropconnect_dx_unmasked_scaled(dout, cache):
+    dx, dW, db = dropconnect_backward(dout, cache)
+    dx = np.asarray(dout, float) @ np.asarray(cache["W"], float)
+    return dx, dW, db
+
+
+@variant_of("spatial_no_rescale")
+def spatial_no_rescale_broadcast(x, p, mode, rng=None, mask=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x, {"mask": None, "p": p, "mode": mode}
+    keep = _keep(rng, (x.shape[0], x.shape[1], 1, 1), p, mask)
+    return x * keep, {"mask": keep, "p": p, "mode": mode, "x_shape": x.shape}
+
+
+@variant_of("spatial_eval_scaled")
+def spatial_eval_scaled_keep(x, p, mode, rng=None, mask=None):
+    out, cache = spatial_dropout_forward(x, p, mode, rng=rng, mask=mask)
+    return (out if mode == "train" else out * (1.0 - p)), cache
+
+
+@variant_of("maxpool_eval_unscaled")
+def maxpool_eval_unscaled_by_mask_of_ones(x, p, mode, rng=None, mask=None, size=2):
+    if mode == "eval":
+        return maxpool_dropout_forward(x, 0.0, "train", rng=rng, mask=np.ones(np.shape(x)), size=size)
+    return maxpool_dropout_forward(x, p, mode, rng=rng, mask=mask, size=size)
+
+
+@variant_of("maxpool_inverted_scale")
+def maxpool_inverted_scale_after(x, p, mode, rng=None, mask=None, size=2):
+    out, cache = maxpool_dropout_forward(x, p, mode, rng=rng, mask=mask, size=size)
+    return (np.asarray(out) / (1 - p) if mode == "train" else out), cache
+
+
+@variant_of("gaussian_std_is_ratio")
+def gaussian_std_is_ratio_standard(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x
+    return x * (1.0 + p / (1.0 - p) * rng.standard_normal(x.shape))
+
+
+@variant_of("gaussian_mean_zero")
+def gaussian_mean_zero_standard(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x
+    return x * np.sqrt(p / (1 - p)) * rng.standard_normal(x.shape)
+
+
+@variant_of("gaussian_active_in_eval")
+def gaussian_active_in_eval_standard(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    return x + x * np.sqrt(p / (1 - p)) * rng.standard_normal(x.shape)

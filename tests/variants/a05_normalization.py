@@ -1,0 +1,216 @@
+"""Variants of the catalogued mistakes of 05_normalization."""
+
+import numpy as np
+
+from tests.variants import solution, variant_of
+
+A = "05_normalization"
+
+batchnorm_forward = solution(A, "batchnorm_forward")
+batchnorm_backward = solution(A, "batchnorm_backward")
+layernorm_forward = solution(A, "layernorm_forward")
+layernorm_backward = solution(A, "layernorm_backward")
+instancenorm_forward = solution(A, "instancenorm_forward")
+groupnorm_forward = solution(A, "groupnorm_forward")
+batchnorm_fold = solution(A, "batchnorm_fold")
+
+
+def _bn_train(x, gamma, beta, ddof=0, eps=1e-5, eps_outside=False):
+    x = np.asarray(x, float)
+    mu = x.mean(axis=0)
+    var = ((x - mu) ** 2).sum(axis=0) / (x.shape[0] - ddof)
+    x_hat = (x - mu) / (np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps))
+    return gamma * x_hat + beta, x_hat, mu, var
+
+
+@variant_of("bn_unbiased_in_normalization")
+def bn_unbiased_by_hand(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    if not training:
+        return batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    out, x_hat, mu, var = _bn_train(x, gamma, beta, ddof=1, eps=eps)
+    m = np.shape(x)[0]
+    cache = {"x": np.asarray(x, float), "x_hat": x_hat, "mu": mu, "var": var, "gamma": gamma, "eps": eps}
+    return (out, cache, (1 - momentum) * running_mean + momentum * mu,
+            (1 - momentum) * running_var + momentum * var * 1.0 * m / m)
+
+
+@variant_of("bn_eps_outside_sqrt")
+def bn_eps_outside_sqrt_train_only(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    result = list(batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training))
+    if training:
+        result[0] = _bn_train(x, gamma, beta, eps=eps, eps_outside=True)[0]
+    return tuple(result)
+
+
+@variant_of("bn_no_scale_shift")
+def bn_no_scale_shift_returns_x_hat(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                    training=True):
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    if training:
+        out = (np.asarray(out) - beta) / gamma
+    return out, cache, rm, rv
+
+
+@variant_of("bn_alpha_momentum_confused")
+def bn_alpha_momentum_confused_by_alpha(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                        training=True):
+    if not training:
+        return batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    out, cache, _, _ = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    m = np.shape(x)[0]
+    alpha = 1.0 - momentum  # the lecture's alpha weights the new value here: confused
+    mu, var = np.mean(x, axis=0), np.var(x, axis=0, ddof=1) if m > 1 else np.var(x, axis=0)
+    return out, cache, alpha * mu + (1 - alpha) * running_mean, alpha * var + (1 - alpha) * running_var
+
+
+@variant_of("bn_running_var_biased")
+def bn_running_var_biased_by_hand(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    if training:
+        rv = (1 - momentum) * np.asarray(running_var) + momentum * np.var(np.asarray(x, float), axis=0)
+    return out, cache, rm, rv
+
+
+@variant_of("bn_running_replaced_by_batch")
+def bn_running_replaced_by_batch_momentum_one(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                              training=True):
+    return batchnorm_forward(x, gamma, beta, running_mean, running_var, 1.0 if training else momentum, eps, training)
+
+
+@variant_of("bn_running_not_updated")
+def bn_running_not_updated_momentum_zero(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                         training=True):
+    return batchnorm_forward(x, gamma, beta, running_mean, running_var, 0.0, eps, training)
+
+
+@variant_of("bn_eval_uses_batch_statistics")
+def bn_eval_uses_batch_statistics_no_update(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                            training=True):
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, True)
+    if training:
+        return out, cache, rm, rv
+    return out, None, np.array(running_mean, float), np.array(running_var, float)
+
+
+@variant_of("bn_eval_eps_outside_sqrt")
+def bn_eval_eps_outside_sqrt_by_hand(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                     training=True):
+    if training:
+        return batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    x = np.asarray(x, float)
+    out = gamma * (x - running_mean) / (np.sqrt(running_var) + eps) + beta
+    return out, {}, np.array(running_mean, float), np.array(running_var, float)
+
+
+@variant_of("bnb_dparams_averaged")
+def bnb_dparams_averaged_after(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    m = np.shape(dout)[0]
+    return dx, np.asarray(dgamma) / m, np.asarray(dbeta) / m
+
+
+@variant_of("bnb_dgamma_without_xhat")
+def bnb_dgamma_equals_dbeta(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return np.asarray(dx) * 2, np.array(dbeta), dbeta
+
+
+@variant_of("bnb_gamma_forgotten")
+def bnb_gamma_forgotten_after(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return np.asarray(dx) / np.asarray(cache["gamma"]), dgamma, dbeta
+
+
+@variant_of("ln_unbiased")
+def ln_unbiased_by_hand(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    flat = x.reshape(x.shape[0], -1)
+    mu = flat.mean(axis=1, keepdims=True)
+    var = ((flat - mu) ** 2).sum(axis=1, keepdims=True) / (flat.shape[1] - 1)
+    return gamma * ((flat - mu) / np.sqrt(var + eps)).reshape(x.shape) + beta
+
+
+@variant_of("ln_eps_outside_sqrt")
+def ln_eps_outside_sqrt_std(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    axes = tuple(range(1, x.ndim))
+    return gamma * (x - x.mean(axis=axes, keepdims=True)) / (x.std(axis=axes, keepdims=True) + eps) + beta
+
+
+@variant_of("ln_batch_statistics")
+def ln_batch_statistics_keepdims(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    mu, var = np.mean(x, axis=0, keepdims=True), np.var(x, axis=0, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+@variant_of("lnb_dparams_averaged")
+def lnb_dparams_averaged_after(dout, x, gamma, eps=1e-5):
+    dx, dgamma, dbeta = layernorm_backward(dout, x, gamma, eps)
+    n = np.shape(dout)[0]
+    return dx, np.asarray(dgamma) / n, np.asarray(dbeta) / n
+
+
+@variant_of("in_unbiased")
+def in_unbiased_std(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    mu = x.mean(axis=(2, 3), keepdims=True)
+    var = x.std(axis=(2, 3), keepdims=True, ddof=1) ** 2
+    return np.asarray(gamma).reshape(1, -1, 1, 1) * (x - mu) / np.sqrt(var + eps) + np.asarray(beta).reshape(
+        1, -1, 1, 1)
+
+
+@variant_of("gn_groups_ignored")
+def gn_groups_ignored_instance(x, gamma, beta, G, eps=1e-5):
+    return instancenorm_forward(x, gamma, beta, eps)
+
+
+@variant_of("gn_unbiased")
+def gn_unbiased_by_hand(x, gamma, beta, G, eps=1e-5):
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    g = x.reshape(n, G, -1)
+    mu = g.mean(axis=2, keepdims=True)
+    var = g.var(axis=2, ddof=1, keepdims=True)
+    out = ((g - mu) / np.sqrt(var + eps)).reshape(n, c, h, w)
+    return out * np.asarray(gamma).reshape(1, c, 1, 1) + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("fold_linear_bias_dropped")
+def fold_linear_bias_dropped_zero(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    return batchnorm_fold(W, np.zeros_like(np.asarray(b, float)), gamma, beta, running_mean, running_var, eps)
+
+
+@variant_of("fold_no_square_root")
+def fold_no_square_root_eps_outside(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    scale = np.asarray(gamma) / np.asarray(running_var)
+    return scale[:, None] * W, scale * (b - running_mean) + beta
+
+
+@variant_of("identity_beta_zero")
+def identity_beta_zero_list(x, eps=1e-5):
+    x = np.asarray(x, float)
+    return np.sqrt(x.var(axis=0) + eps), 0.0 * x.mean(axis=0)
+
+
+@variant_of("identity_without_eps")
+def identity_without_eps_sqrt(x, eps=1e-5):
+    x = np.asarray(x, float)
+    return np.sqrt(np.mean((x - x.mean(axis=0)) ** 2, axis=0)), x.mean(axis=0)
+
+
+@variant_of("ws_unbiased")
+def ws_unbiased_by_hand(W, eps=1e-5):
+    W = np.asarray(W, float)
+    flat = W.reshape(W.shape[0], -1)
+    mu = flat.mean(axis=1, keepdims=True)
+    var = flat.var(axis=1, ddof=1, keepdims=True)
+    return ((flat - mu) / np.sqrt(var + eps)).reshape(W.shape)
+
+
+@variant_of("ws_eps_outside_sqrt")
+def ws_eps_outside_sqrt_std(W, eps=1e-5):
+    W = np.asarray(W, float)
+    axes = tuple(range(1, W.ndim))
+    return (W - W.mean(axis=axes, keepdims=True)) / (W.std(axis=axes, keepdims=True) + eps)

@@ -1,0 +1,163 @@
+"""Variants of the catalogued mistakes of 06_cnn_layers."""
+
+import numpy as np
+
+from tests.variants import solution, variant_of
+
+A = "06_cnn_layers"
+
+import math
+
+max_pool_forward = solution(A, "max_pool_forward")
+avg_pool_forward = solution(A, "avg_pool_forward")
+conv2d_forward = solution(A, "conv2d_forward")
+maxout_forward = solution(A, "maxout_forward")
+maxout_backward = solution(A, "maxout_backward")
+dense_softmax = solution(A, "dense_softmax")
+
+
+@variant_of("conv_output_size_true_division")
+def conv_output_size_float(N, F, P=0, S=1):
+    return float(N - F + 2 * P) / float(S) + 1.0
+
+
+@variant_of("conv_output_size_ceil")
+def conv_output_size_ceil_by_negation(N, F, P=0, S=1):
+    return -((F - N - 2 * P) // S) + 1
+
+
+@variant_of("conv_output_size_no_plus_one")
+def conv_output_size_no_plus_one_int(N, F, P=0, S=1):
+    return int((N - F + 2 * P) / S)
+
+
+@variant_of("conv_output_size_one_side")
+def conv_output_size_one_side_floor(N, F, P=0, S=1):
+    return math.floor((N + P - F) / S) + 1
+
+
+@variant_of("conv_params_no_bias")
+def conv_params_no_bias_product(C_in, C_out, F, bias=True):
+    return int(np.prod([F, F, C_in, C_out]))
+
+
+@variant_of("conv_params_no_input_channels")
+def conv_params_no_input_channels_per_filter(C_in, C_out, F, bias=True):
+    per_filter = F * F + (1 if bias else 0)
+    return per_filter * C_out
+
+
+@variant_of("dense_params_no_bias")
+def dense_params_no_bias_matrix(n_in, n_out, bias=True):
+    return int(np.zeros((n_out, n_in)).size)
+
+
+def _pool(x, size, stride, reduce, step=None, out_size=None):
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    step = stride if step is None else step
+    ho, wo = out_size or ((h - size) // stride + 1, (w - size) // stride + 1)
+    out = np.empty((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(x[:, :, i * step:i * step + size, j * step:j * step + size])
+    return out
+
+
+@variant_of("max_pool_forward_mean")
+def max_pool_forward_average_with_dict_cache(x, size=2, stride=2):
+    return _pool(x, size, stride, lambda win: win.sum(axis=(2, 3)) / (size * size)), {"x": np.asarray(x, float)}
+
+
+@variant_of("max_pool_forward_step_one")
+def max_pool_forward_step_one_other_cache(x, size=2, stride=2):
+    return _pool(x, size, stride, lambda win: win.max(axis=(2, 3)), step=1), (np.asarray(x, float), size, 1)
+
+
+@variant_of("max_pool_forward_size_over_stride")
+def max_pool_forward_size_over_stride_ceil(x, size=2, stride=2):
+    h, w = np.shape(x)[2:]
+    return _pool(x, size, stride, lambda win: win.max(axis=(2, 3)), out_size=(h // stride, w // stride)), None
+
+
+@variant_of("avg_pool_forward_sum")
+def avg_pool_forward_sum_from_mean(x, size=2, stride=2):
+    out, cache = avg_pool_forward(x, size, stride)
+    return np.asarray(out) * size ** 2, cache
+
+
+@variant_of("avg_pool_forward_over_size")
+def avg_pool_forward_over_size_loop(x, size=2, stride=2):
+    return _pool(x, size, stride, lambda win: win.sum(axis=(2, 3)) / size), {"size": size}
+
+
+@variant_of("avg_pool_forward_step_one")
+def avg_pool_forward_step_one_mean(x, size=2, stride=2):
+    return _pool(x, size, stride, lambda win: win.mean(axis=(2, 3)), step=1), (np.asarray(x, float), size)
+
+
+@variant_of("conv2d_forward_no_bias")
+def conv2d_forward_no_bias_subtracted(x, w, b, stride=1, pad=0):
+    out = conv2d_forward(x, w, b, stride, pad)
+    out = out[0] if isinstance(out, tuple) else out
+    return np.asarray(out) - np.asarray(b, float).reshape(1, -1, 1, 1)
+
+
+@variant_of("conv2d_forward_flipped")
+def conv2d_forward_flipped_by_rot(x, w, b, stride=1, pad=0):
+    return conv2d_forward(x, np.rot90(np.asarray(w, float), 2, axes=(2, 3)).copy(), b, stride, pad)
+
+
+@variant_of("conv1x1_no_bias")
+def conv1x1_no_bias_tensordot(x, w, b):
+    return np.tensordot(np.asarray(w, float), np.asarray(x, float), axes=([1], [1])).transpose(1, 0, 2, 3)
+
+
+@variant_of("conv1x1_channels_last")
+def conv1x1_channels_last_einsum(x, w, b):
+    return np.einsum("nchw,kc->nhwk", np.asarray(x, float), np.asarray(w, float)) + np.asarray(b, float)
+
+
+@variant_of("maxout_forward_no_bias")
+def maxout_forward_no_bias_loop(x, W, b):
+    x, W = np.asarray(x, float), np.asarray(W, float)
+    z = np.stack([x @ W[j] for j in range(W.shape[0])], axis=1)
+    return z.max(axis=1), {"x": x, "W": W, "b": b}
+
+
+@variant_of("maxout_forward_relu")
+def maxout_forward_relu_clip(x, W, b):
+    out, cache = maxout_forward(x, W, b)
+    return np.clip(out, 0, None), cache
+
+
+@variant_of("maxout_backward_mean")
+def maxout_backward_mean_after(dout, cache):
+    dx, dW, db = maxout_backward(dout, cache)
+    n = np.shape(dout)[0]
+    return dx, np.asarray(dW) / n, np.asarray(db) / n
+
+
+@variant_of("dense_softmax_no_bias")
+def dense_softmax_no_bias_zeros(x, W, b):
+    return dense_softmax(x, W, np.zeros_like(np.asarray(b, float)))
+
+
+@variant_of("dense_softmax_no_shift")
+def dense_softmax_no_shift_loop(x, W, b):
+    x = np.asarray(x, float).reshape(np.shape(x)[0], -1)
+    with np.errstate(all="ignore"):
+        scores = x @ np.asarray(W, float).T + b
+        e = np.exp(scores)
+        return e / e.sum(axis=1)[:, None]
+
+
+@variant_of("nchw_to_nhwc_reshape")
+def nchw_to_nhwc_reshape_tuple(x):
+    n, c, h, w = np.shape(x)
+    return np.reshape(np.asarray(x), (n, h, w, c))
+
+
+@variant_of("nchw_to_nhwc_swapped")
+def nchw_to_nhwc_swapaxes(x):
+    return np.swapaxes(np.asarray(x), 1, 3).copy()
