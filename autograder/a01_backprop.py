@@ -917,8 +917,10 @@ def check_mse_loss(mse_loss, rng):
 
 @cached_reference
 def reference_bce(z, y):
+    # with logits: exact for |z| in the hundreds, where sigmoid(z) rounds to 0 or 1 (F.binary_cross_entropy of the
+    # rounded sigmoid would clamp its log at -100)
     z_t = _t(z, True)
-    loss = F.binary_cross_entropy(torch.sigmoid(z_t), _t(y), reduction="sum") / z_t.shape[0]
+    loss = F.binary_cross_entropy_with_logits(z_t, _t(y), reduction="sum") / z_t.shape[0]
     (grad,) = torch.autograd.grad(loss, z_t)
     return loss, grad
 
@@ -928,6 +930,9 @@ def _bce_cases(rng):
     yield 3 * rng.normal(size=8), rng.integers(0, 2, size=8).astype(float)
     yield 3 * rng.normal(size=(1, 4)), rng.integers(0, 2, size=(1, 4)).astype(float)
     yield 3 * rng.normal(size=(4, 2)), rng.uniform(size=(4, 2))                  # soft targets in [0, 1]
+    # confident logits of magnitude 100 to 1000, right and wrong: the stable formula the notebook asks for
+    large = rng.choice([-1.0, 1.0], size=(4, 3)) * rng.uniform(100, 1000, size=(4, 3))
+    yield large, rng.integers(0, 2, size=(4, 3)).astype(float)
 
 
 def bce_mse_style_delta(z, y):
@@ -959,6 +964,15 @@ def bce_log10(z, y):
     return loss, (a - y) / n
 
 
+def bce_unstable(z, y):
+    z, y = np.asarray(z, float), np.asarray(y, float)
+    n = z.shape[0]
+    with np.errstate(all="ignore"):
+        a = 1 / (1 + np.exp(-z))
+        loss = -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / n
+    return loss, (a - y) / n
+
+
 @check("sigmoid_binary_cross_entropy", by_hand=True, mistakes=[
     Mistake("the gradient carries an extra sigma'(z): that is the MSE rule (6); for cross-entropy with a sigmoid "
             "the sigma'(z) cancels and delta^L = (a - y) / N (rule (7))", bce_mse_style_delta),
@@ -966,9 +980,13 @@ def bce_log10(z, y):
     Mistake("the loss is the mean over all N*K entries (PyTorch's default reduction); the lecture's cost sums over "
             "the K outputs and averages over the N examples", bce_mean_over_all_entries),
     Mistake("the loss uses log base 10; use the natural log", bce_log10),
+    Mistake("the loss is computed as -[y log(sigma(z)) + (1 - y) log(1 - sigma(z))]: for |z| in the hundreds "
+            "sigma(z) rounds to exactly 0 or 1 and the log gives inf; use the stable form "
+            "log(1 + e^z) - y z = np.logaddexp(0, z) - y * z", bce_unstable),
 ])
 def check_sigmoid_binary_cross_entropy(sigmoid_binary_cross_entropy, rng):
-    """Binary cross-entropy of sigmoid(z) and its gradient dz, against F.binary_cross_entropy and autograd."""
+    """Binary cross-entropy of sigmoid(z) and its gradient dz, against F.binary_cross_entropy_with_logits and
+    autograd, for logits of magnitude 100 to 1000 too."""
     for z, y in _bce_cases(rng):
         result = sigmoid_binary_cross_entropy(z, y)
         loss, grad = reference_bce(z, y)
@@ -1030,6 +1048,7 @@ MLP_CASES = [
     ([6, 4, 4, 4, 3], "leaky_relu", "softmax", 0.0, 3),      # depth 4
     ([5, 4, 2], "softplus", "mse", 0.0, 4),
     ([4, 6, 3], "sigmoid", "bce", 0.1, 1),                   # a batch of one
+    ([5, 6, 4], "relu", "softmax", 0.1, 6),                  # ReLU with regularization
 ]
 
 
