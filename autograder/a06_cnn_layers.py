@@ -29,6 +29,16 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _not_an_int(what: str, value, inputs: str) -> str:
+    """The message for a count or size that is not an int (numpy integers arrive as int and are accepted)."""
+    hint = "; use // for whole-number division, or int(...)" if isinstance(value, float) else ""
+    return f"{what} should return an int, got {_type_name(value)}{hint} for {inputs}"
+
+
+def _type_name(value) -> str:
+    return "None (did you forget to return?)" if value is None else f"a {type(value).__name__}"
+
+
 def _expect_pair(what: str, result, inputs: str):
     expect_true(isinstance(result, (tuple, list)) and len(result) == 2,
                 f"{what} should return a pair (out, cache), got {type(result).__name__}"
@@ -96,7 +106,7 @@ def check_conv_output_size(conv_output_size, rng):
     for n, f, p, s in _output_size_cases(rng):
         got = conv_output_size(n, f, p, s)
         inputs = describe_inputs(N=n, F=f, P=p, S=s)
-        expect_true(_is_int(got), f"conv_output_size should return an int, got {type(got).__name__} for {inputs}")
+        expect_true(_is_int(got), _not_an_int("conv_output_size", got, inputs))
         expect_close("conv_output_size(N, F, P, S)", got, reference_output_size(n, f, p, s), inputs=inputs,
                      atol=0, rtol=0)
 
@@ -152,7 +162,7 @@ def check_param_counts(conv_params, dense_params, rng):
     for c_in, c_out, f, bias in conv_cases:
         got = conv_params(c_in, c_out, f, bias)
         inputs = describe_inputs(C_in=c_in, C_out=c_out, F=f, bias=bias)
-        expect_true(_is_int(got), f"conv_params should return an int, got {type(got).__name__} for {inputs}")
+        expect_true(_is_int(got), _not_an_int("conv_params", got, inputs))
         expected = reference_param_count(nn.Conv2d(c_in, c_out, f, bias=bias, device="meta"))
         expect_close("conv_params(C_in, C_out, F, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
     dense_cases = [(12544, 1, True), (784, 30, True), (30, 10, True), (4096, 4096, True), (100, 10, False)]
@@ -160,7 +170,7 @@ def check_param_counts(conv_params, dense_params, rng):
     for n_in, n_out, bias in dense_cases:
         got = dense_params(n_in, n_out, bias)
         inputs = describe_inputs(n_in=n_in, n_out=n_out, bias=bias)
-        expect_true(_is_int(got), f"dense_params should return an int, got {type(got).__name__} for {inputs}")
+        expect_true(_is_int(got), _not_an_int("dense_params", got, inputs))
         expected = reference_param_count(nn.Linear(n_in, n_out, bias=bias, device="meta"))
         expect_close("dense_params(n_in, n_out, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
 

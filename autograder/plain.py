@@ -1,6 +1,8 @@
 """Plain data: the only values that cross between a check and student code.
 
 Numbers, strings, None, numpy arrays of numbers or booleans, and tuples, lists and dicts (string keys) of those.
+A numpy scalar becomes the Python number of its kind (numpy.bool_ a bool, numpy.int64 an int, numpy.float64 a float),
+so every exercise that asks for a bool, an int or a float accepts numpy's scalars as well.
 Exact types only: an ndarray subclass or an object with its own comparison methods could lie to a check, so it is
 refused rather than converted. Values are copied on the way in and out, so neither side can change the other's data.
 Two more kinds may be passed *to* student code as arguments, never returned: module-level functions of the `course`
@@ -78,7 +80,7 @@ def _describe_type(value) -> str:
 def _advice(value) -> str:
     module = type(value).__module__ or ""
     if module.startswith("torch"):
-        return "return a numpy array (for a tensor t: t.detach().numpy())"
+        return "expected a numpy array: convert a tensor t with t.detach().numpy()"
     if isinstance(value, np.ndarray):
         return "return a plain numpy array (np.asarray(x))"
     return "return numbers, numpy arrays, or tuples/lists/dicts of those"

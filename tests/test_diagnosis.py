@@ -167,3 +167,33 @@ def _has_nonnumeric_leaf(value) -> bool:
     if isinstance(value, (tuple, list)):
         return any(_has_nonnumeric_leaf(v) for v in value)
     return False
+
+
+# --- types -----------------------------------------------------------------------------------------------------
+
+def test_a_tensor_where_an_array_is_asked_says_the_type_and_how_to_convert():
+    import torch
+
+    message = failure_of(check_copy, lambda x: torch.tensor(x))
+    assert "torch.Tensor" in message and "numpy array" in message and "t.detach().numpy()" in message
+
+
+def test_numpy_scalars_are_accepted_where_python_numbers_are_asked():
+    from autograder.a03_regularization import check_early_stopping
+    from autograder.a06_cnn_layers import check_conv_output_size
+    from tests.conftest import solution_namespace
+
+    early_stopping = solution_namespace("03_regularization")["early_stopping"]
+    conv_output_size = solution_namespace("06_cnn_layers")["conv_output_size"]
+    check_early_stopping(lambda *a, **k: dict(early_stopping(*a, **k), stopped=np.bool_(early_stopping(*a, **k)[
+        "stopped"])))
+    check_conv_output_size(lambda *a: np.int64(conv_output_size(*a)))
+
+
+def test_a_float_where_an_int_is_asked_says_both_types_and_how_to_round():
+    from autograder.a06_cnn_layers import check_conv_output_size
+    from tests.conftest import solution_namespace
+
+    conv_output_size = solution_namespace("06_cnn_layers")["conv_output_size"]
+    message = failure_of(check_conv_output_size, lambda *a: float(conv_output_size(*a)))
+    assert "should return an int, got a float" in message and "//" in message
