@@ -589,38 +589,83 @@ def reference_kaiming(shape, mode, nonlinearity, rng, uniform: bool):
 
 def expect_sample_like(name, got, shape, std, uniform, torch_sample, inputs):
     """got has the shape; uniform: within [-sqrt(3) std, sqrt(3) std] and reaching near it; for large tensors: mean
-    0 and variance std^2 within 6 standard errors, and a two-sample KS test against torch_sample does not reject."""
+    0 and variance std^2 within 6 standard errors, and a two-sample KS test against torch_sample does not reject.
+    Each failure names its likely cause: a transposed shape, another distribution family with the right variance,
+    an interval not centred on 0, a variance off by a factor that has a name."""
+    transposed = isinstance(got, np.ndarray) and got.shape == tuple(shape)[::-1] and shape[0] != shape[1]
     expect_true(isinstance(got, np.ndarray) and got.shape == tuple(shape),
                 f"{name} should return a numpy array of shape {tuple(shape)}, got "
-                f"{getattr(got, 'shape', type(got).__name__)} for {inputs}")
+                f"{getattr(got, 'shape', type(got).__name__)} for {inputs}"
+                + ("; the shape is transposed: a weight has shape (out, in) = shape, as in torch.nn.Linear"
+                   if transposed else ""))
     w = np.asarray(got, dtype=float).ravel()
     expect_true(np.all(np.isfinite(w)), f"{name} returned values that are not finite for {inputs}")
     size = w.size
+    ratio = w.var() / std ** 2
+    variance_tolerance = 6 * math.sqrt((0.8 if uniform else 2.0) / size)
+    variance_fits = abs(ratio - 1) <= variance_tolerance
     if uniform:
         bound = math.sqrt(3.0) * std
         expect_true(np.max(np.abs(w)) <= bound * (1 + 1e-9),
                     f"values beyond the bound of the distribution for {inputs} (largest |w| is "
-                    f"{np.max(np.abs(w)) / bound:.3g} times the bound): the range is too wide")
+                    f"{np.max(np.abs(w)) / bound:.3g} times the bound): the range is too wide"
+                    + (_OTHER_FAMILY_UNIFORM if size >= STATS_MIN_SIZE and variance_fits else ""))
         if size >= STATS_MIN_SIZE:
             expect_true(np.max(np.abs(w)) >= bound * (1 - 30.0 / size),
                         f"for {inputs} no value comes near the bound (largest |w| is "
-                        f"{np.max(np.abs(w)) / bound:.3g} times the bound): the range is too narrow")
+                        f"{np.max(np.abs(w)) / bound:.3g} times the bound): the range is too narrow"
+                        + _named_variance_factor(ratio, std, variance_tolerance))
     if size < STATS_MIN_SIZE:
         return
     mean_tolerance = 6 * std / math.sqrt(size)
     expect_true(abs(w.mean()) <= mean_tolerance,
                 f"the mean of the values is {abs(w.mean()) / std:.3g} standard deviations away from 0 for "
-                f"{inputs}; the weights should be centred at 0")
+                f"{inputs}; the weights should be centred at 0" + _off_centre_cause(w, uniform))
     # relative standard error of the sample variance: sqrt(2 / N) for a normal, sqrt(4 / (5 N)) for a uniform
-    variance_tolerance = 6 * math.sqrt((0.8 if uniform else 2.0) / size)
-    ratio = w.var() / std ** 2
-    expect_true(abs(ratio - 1) <= variance_tolerance,
+    expect_true(variance_fits,
                 f"for {inputs} the sample variance is {ratio:.3g} times the variance PyTorch's "
-                f"initializer gives (sampling noise explains 1 +- {variance_tolerance:.2g})")
+                f"initializer gives (sampling noise explains 1 +- {variance_tolerance:.2g})"
+                + _named_variance_factor(ratio, std, variance_tolerance))
     p_value = ks_two_sample_p_value(w, torch_sample.ravel())
+    bounded = np.max(np.abs(w)) <= math.sqrt(3.0) * std * (1 + 5.0 / math.sqrt(size))
     expect_true(p_value >= KS_THRESHOLD,
                 f"for {inputs} a Kolmogorov-Smirnov test rejects that the values come from the distribution "
-                f"torch.nn.init samples from (p = {p_value:.2g})")
+                f"torch.nn.init samples from (p = {p_value:.2g})"
+                + ("" if uniform else _OTHER_FAMILY_NORMAL if bounded else
+                   "; the variance is right, so the shape of the distribution is not: draw from rng.normal"))
+
+
+_OTHER_FAMILY_UNIFORM = ("; the variance is right, so the values come from another distribution (rng.normal?): "
+                         "a uniform initializer draws from rng.uniform(-a, a) with a = sqrt(3) std")
+_OTHER_FAMILY_NORMAL = ("; the variance is right but every value lies within sqrt(3) standard deviations: the values "
+                        "are uniform (rng.uniform) where a normal distribution is asked, use rng.normal(0, std)")
+
+# variance ratios (sample / PyTorch's) that a known slip produces, and the slip
+_VARIANCE_FACTORS = [
+    (1 / 3, "the bound was set to the standard deviation: U[-a, a] has variance a^2 / 3, so a = sqrt(3) std"),
+    (3.0, "sqrt(3) std (the uniform bound) was used as the standard deviation"),
+    (0.5, "a factor 2 is missing from the variance (the gain sqrt(2) of ReLU, or the 2 of 2 / (n_in + n_out))"),
+    (2.0, "the variance has an extra factor 2 (a gain sqrt(2) where none belongs, or 2 / n for 1 / n)"),
+]
+
+
+def _named_variance_factor(ratio: float, std: float, tolerance: float) -> str:
+    """The slip that explains a variance `ratio` times PyTorch's, if one does."""
+    for factor, slip in _VARIANCE_FACTORS:
+        if abs(ratio / factor - 1) <= tolerance:
+            return f"; a variance {factor:.3g} times the right one: {slip}"
+    if std < 0.9 and abs(ratio / std ** 2 - 1) <= tolerance:
+        return "; the variance was passed where the standard deviation belongs (rng.normal's scale is the std)"
+    if std < 0.9 and abs(ratio * std - 1) <= tolerance:
+        return "; the standard deviation was passed where the variance belongs, or sqrt was taken twice"
+    return ""
+
+
+def _off_centre_cause(w: np.ndarray, uniform: bool) -> str:
+    if w.min() >= 0:
+        return ("; every value is >= 0: the interval is [0, a] (rng.random() or rng.uniform(0, a)), "
+                "use rng.uniform(-a, a)" if uniform else "; every value is >= 0: take no absolute value")
+    return "; the interval (or the distribution) is not centred on 0: use loc 0, rng.uniform(-a, a)"
 
 
 def ks_two_sample_p_value(a: np.ndarray, b: np.ndarray) -> float:

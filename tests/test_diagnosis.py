@@ -197,3 +197,28 @@ def test_a_float_where_an_int_is_asked_says_both_types_and_how_to_round():
     conv_output_size = solution_namespace("06_cnn_layers")["conv_output_size"]
     message = failure_of(check_conv_output_size, lambda *a: float(conv_output_size(*a)))
     assert "should return an int, got a float" in message and "//" in message
+
+
+# --- initialisers: the cause, not only the statistic ---------------------------------------------------------------
+
+def _xavier_bound(shape, gain):
+    return gain * np.sqrt(6.0 / (shape[0] + shape[1]))
+
+
+@pytest.mark.parametrize("initializer, uniform, cause", [
+    (lambda shape, rng, gain=1.0: rng.normal(0, _xavier_bound(shape, gain) / np.sqrt(3), size=shape), True,
+     "another distribution (rng.normal?)"),
+    (lambda shape, rng, gain=1.0: rng.uniform(-1, 1, size=shape) * _xavier_bound(shape, gain), False,
+     "the values are uniform (rng.uniform) where a normal distribution is asked"),
+    (lambda shape, rng, gain=1.0: rng.uniform(0, _xavier_bound(shape, gain), size=shape), True,
+     "the interval is [0, a]"),
+    (lambda shape, rng, gain=1.0: rng.uniform(-1, 1, size=shape[::-1]) * _xavier_bound(shape, gain), True,
+     "the shape is transposed"),
+    (lambda shape, rng, gain=1.0: rng.uniform(-1, 1, size=shape) * _xavier_bound(shape, gain) / np.sqrt(3), True,
+     "U[-a, a] has variance a^2 / 3"),
+])
+def test_an_initializer_failure_names_its_cause(initializer, uniform, cause):
+    from autograder.a02_initialization import check_xavier_normal, check_xavier_uniform
+
+    message = failure_of(check_xavier_uniform if uniform else check_xavier_normal, initializer)
+    assert cause in message
