@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.handle import StudentError
 
 TIGHT = dict(atol=1e-10, rtol=1e-8)
 
@@ -225,6 +226,30 @@ def _expect_description(what: str, got, expected, inputs: str):
                  sum(row[2] for row in expected), inputs=inputs, atol=0, rtol=0)
 
 
+_SIZE_MISMATCH_SIGNS = ("cannot be multiplied", "size mismatch", "shape mismatch", "expected input", "mat1 and mat2")
+_TOO_SMALL_SIGNS = ("kernel size can't be greater", "output size is too small", "input size per channel")
+
+
+def _build(function, what: str, inputs: str, *arguments):
+    """Call a student's model builder; when PyTorch (or anything else) fails inside it, say with which arguments the
+    check called it and what usually causes the error, not only PyTorch's words."""
+    try:
+        return function(*arguments)
+    except StudentError as error:
+        text = str(error)
+        lowered = text.lower()
+        if any(sign in lowered for sign in _SIZE_MISMATCH_SIGNS):
+            cause = ("a layer's size is usually computed for one input size and written as a number (such as "
+                     "nn.Linear(12544, 1) for 180 x 180 images): compute it from the arguments (the spatial size "
+                     "after each convolution and pooling) so the model works for every input size")
+        elif any(sign in lowered for sign in _TOO_SMALL_SIGNS):
+            cause = ("the feature maps became smaller than a kernel or pooling window: check the padding and the "
+                     "number of pooling layers for this input size")
+        else:
+            cause = "the model must build and run for any arguments, not only the notebook's"
+        raise StudentError(f"{text}\n{what} was called with {inputs}; {cause}") from None
+
+
 def reference_cats_vs_dogs(height: int, width: int) -> nn.Sequential:
     """The lecture's Keras model (Conv2D default padding 'valid', MaxPooling2D(2), Dense(1, sigmoid)) in PyTorch."""
     layers, c_in, h, w = [], 3, height, width
@@ -307,10 +332,10 @@ CATS_VS_DOGS_MISTAKES = [
 def check_cats_vs_dogs(cats_vs_dogs_description, rng):
     """The lecture's model in PyTorch: layer kinds, output shapes and parameter counts (991,041 for 180x180x3)."""
     for height, width in [(180, 180), (100, 130)]:
-        got = cats_vs_dogs_description(height, width)
+        inputs = describe_inputs(height=height, width=width) + f" (input shape (3, {height}, {width}))"
+        got = _build(cats_vs_dogs_description, "cats_vs_dogs_description(height, width)", inputs, height, width)
         expected = reference_rows(reference_cats_vs_dogs, (height, width), (3, height, width))
-        _expect_description("cats_vs_dogs_description(height, width)", got, expected,
-                            describe_inputs(height=height, width=width))
+        _expect_description("cats_vs_dogs_description(height, width)", got, expected, inputs)
 
 
 def reference_template(input_shape, n_classes, conv_channels, convs_per_stage, pool, fc_sizes) -> nn.Sequential:
@@ -434,11 +459,12 @@ TEMPLATE_CASES = [
 def check_template_cnn(template_cnn_description, rng):
     """The CNN template as nn.Sequential: layer kinds, output shapes and parameter counts for several settings."""
     for input_shape, n_classes, channels, n_conv, pool, fc_sizes in TEMPLATE_CASES:
-        got = template_cnn_description(input_shape, n_classes, list(channels), n_conv, pool, list(fc_sizes))
-        expected = reference_rows(reference_template, (input_shape, n_classes, tuple(channels), n_conv, pool,
-                                                       tuple(fc_sizes)), input_shape)
         inputs = (f"input_shape = {input_shape}, n_classes = {n_classes}, conv_channels = {channels}, "
                   f"convs_per_stage = {n_conv}, pool = {pool}, fc_sizes = {fc_sizes}")
+        got = _build(template_cnn_description, "template_cnn_description(...)", inputs, input_shape, n_classes,
+                     list(channels), n_conv, pool, list(fc_sizes))
+        expected = reference_rows(reference_template, (input_shape, n_classes, tuple(channels), n_conv, pool,
+                                                       tuple(fc_sizes)), input_shape)
         _expect_description("template_cnn_description(...)", got, expected, inputs)
 
 

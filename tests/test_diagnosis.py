@@ -222,3 +222,31 @@ def test_an_initializer_failure_names_its_cause(initializer, uniform, cause):
 
     message = failure_of(check_xavier_uniform if uniform else check_xavier_normal, initializer)
     assert cause in message
+
+
+# --- PyTorch errors inside a student's model builder (06) ----------------------------------------------------------
+
+def test_a_hard_coded_linear_size_says_which_arguments_the_check_used_and_why():
+    import torch
+    from torch import nn
+
+    from autograder.a06_cnn_layers import check_cats_vs_dogs
+
+    def cats_vs_dogs_description(height=180, width=180):
+        layers, channels = [], 3
+        for stage, filters in enumerate([32, 64, 128, 256, 256]):
+            layers += [nn.Conv2d(channels, filters, kernel_size=3), nn.ReLU()]
+            channels = filters
+            if stage < 4:
+                layers.append(nn.MaxPool2d(2))
+        model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(12544, 1), nn.Sigmoid())  # right for 180 x 180 only
+        rows, x = [], torch.zeros((1, 3, height, width))
+        with torch.no_grad():
+            for layer in model:
+                x = layer(x)
+                rows.append((type(layer).__name__, tuple(x.shape[1:]), sum(p.numel() for p in layer.parameters())))
+        return rows
+
+    message = failure_of(check_cats_vs_dogs, cats_vs_dogs_description)
+    assert "height = 100, width = 130" in message and "(3, 100, 130)" in message
+    assert "compute it from the arguments" in message
