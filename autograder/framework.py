@@ -254,13 +254,20 @@ def _float_array(value):
 def _same_kind_of_error(got, mistaken, expected) -> bool:
     """got and the mistake's value are wrong on exactly the same elements, and by proportional amounts
     (got - expected = k (mistaken - expected), k > 0), with at least two different errors to make the proportion
-    mean something: the same mistake with another constant (0.1 for 0.01, 1/p for 1/(1 - p) ...)."""
+    mean something: the same mistake with another constant (0.1 for 0.01, 1/p for 1/(1 - p) ...). Or both are
+    inf or NaN on the same elements and agree elsewhere: the same overflow, written another way."""
     got, mistaken, expected = _float_array(got), _float_array(mistaken), _float_array(expected)
     if got is None or mistaken is None or expected is None or not (got.shape == mistaken.shape == expected.shape):
         return False
     with np.errstate(all="ignore"):
-        if not (np.isfinite(got).all() and np.isfinite(mistaken).all() and np.isfinite(expected).all()):
+        if not np.isfinite(expected).all():
             return False
+        if not (np.isfinite(got).all() and np.isfinite(mistaken).all()):
+            # overflow: inf or NaN on the same elements as the mistake (not necessarily the same one of the two),
+            # and the same values elsewhere
+            bad = ~np.isfinite(got)
+            return bool(np.array_equal(bad, ~np.isfinite(mistaken))
+                        and np.allclose(got[~bad], mistaken[~bad], rtol=1e-7, atol=1e-10))
         scale = 1e-9 * (1.0 + np.abs(expected))
         theirs, ours = got - expected, mistaken - expected
         wrong_theirs, wrong_ours = np.abs(theirs) > scale, np.abs(ours) > scale

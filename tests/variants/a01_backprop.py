@@ -335,3 +335,169 @@ def tt_first_part_is_test(n, test_fraction, rng):
     n_test = int(round(test_fraction * n))
     idx = np.arange(n)
     return idx[n_test:], idx[:n_test]
+
+
+# --- written after the diagnosis changes (measured against the earlier diagnosis too) ---------------------------
+
+softmax = solution(A, "softmax")
+gate_backward = solution(A, "gate_backward")
+sigmoid_neuron = solution(A, "sigmoid_neuron")
+
+
+@variant_of("graph_q_is_a_product")
+def graph_q_is_a_product_with_its_gradients(x, y, z):
+    q = x * y
+    return {"q": q, "f": q * z, "dfdx": y * z, "dfdy": x * z, "dfdz": q}
+
+
+@variant_of("graph_q_and_z_swapped")
+def graph_q_and_z_swapped_names(x, y, z):
+    q = x + y
+    upstream = q  # should be z
+    return {"q": q, "f": q * z, "dfdx": upstream * 1.0, "dfdy": 1.0 * upstream, "dfdz": z}
+
+
+@variant_of("gate_mul_not_swapped")
+def gate_mul_own_value(gate, a, b, dout):
+    if gate == "mul":
+        return np.asarray(a, float) * dout, np.asarray(b, float) * dout
+    return gate_backward(gate, a, b, dout)
+
+
+@variant_of("gate_max_to_smaller")
+def gate_max_to_smaller_by_minimum(gate, a, b, dout):
+    if gate == "max":
+        a, b, dout = np.asarray(a, float), np.asarray(b, float), np.asarray(dout, float)
+        return dout * (a < b) + 0.5 * dout * (a == b), dout * (b < a) + 0.5 * dout * (a == b)
+    return gate_backward(gate, a, b, dout)
+
+
+@variant_of("neuron_no_sigmoid_gradient")
+def neuron_no_sigmoid_gradient_after(w, x):
+    out, dw, dx = sigmoid_neuron(w, x)
+    local = out * (1 - out)
+    return out, np.asarray(dw) / local, np.asarray(dx) / local
+
+
+@variant_of("neuron_sigmoid_gradient_of_z")
+def neuron_sigmoid_gradient_of_z_loop(w, x):
+    w, x = np.asarray(w, float), np.asarray(x, float)
+    z = float(np.dot(w[:-1], x) + w[-1])
+    s = 1.0 / (1.0 + np.exp(-z))
+    local = z - z * z
+    return s, np.array([xi * local for xi in x] + [local]), np.array([wi * local for wi in w[:-1]])
+
+
+@variant_of("forward_step_zero_at_zero")
+def forward_step_heaviside_zero(z, kind, alpha=None):
+    if kind == "step":
+        return np.heaviside(np.asarray(z, float), 0.0)
+    return activation_forward(z, kind, alpha)
+
+
+@variant_of("derivative_elu_without_alpha")
+def derivative_elu_alpha_ignored(z, kind, alpha=None):
+    if kind == "elu":
+        z = np.asarray(z, float)
+        return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
+    return activation_derivative(z, kind, alpha)
+
+
+@variant_of("derivative_softplus_sign")
+def derivative_softplus_sigmoid_of_minus_z(z, kind, alpha=None):
+    if kind == "softplus":
+        return activation_forward(-np.asarray(z, float), "sigmoid")
+    return activation_derivative(z, kind, alpha)
+
+
+@variant_of("affine_forward_caches_output")
+def affine_forward_caches_output_and_input(x, W, b):
+    out, cache = affine_forward(x, W, b)
+    return out, (np.array(out), np.asarray(W, float), np.asarray(b, float))
+
+
+@variant_of("affine_outputs_in_wrong_order")
+def affine_outputs_db_first(dout, cache):
+    dx, dW, db = affine_backward(dout, cache)
+    return dW, dx, db
+
+
+@variant_of("affine_db_wrong_axis")
+def affine_db_wrong_axis_loop(dout, cache):
+    dx, dW, _ = affine_backward(dout, cache)
+    return dx, dW, np.array([row.sum() for row in np.asarray(dout, float)])
+
+
+@variant_of("softmax_global_shift")
+def softmax_global_shift_flat(z):
+    z = np.asarray(z, float)
+    with np.errstate(all="ignore"):
+        e = np.exp(z - np.max(z.ravel()))
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+
+@variant_of("ce_without_shift")
+def ce_without_shift_log_of_sum(scores, y):
+    s, y = np.asarray(scores, float), np.asarray(y)
+    n = len(s)
+    with np.errstate(all="ignore"):
+        loss = np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(n), y])
+        p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+@variant_of("bce_mean_over_all_entries")
+def bce_mean_over_all_entries_loss_only(z, y):
+    loss, dz = sigmoid_binary_cross_entropy(z, y)
+    z = np.asarray(z, float)
+    return loss * z.shape[0] / z.size, dz
+
+
+@variant_of("bce_mse_style_delta")
+def bce_mse_style_delta_after(z, y):
+    loss, dz = sigmoid_binary_cross_entropy(z, y)
+    a = 1 / (1 + np.exp(-np.asarray(z, float)))
+    return loss, np.asarray(dz) * a * (1 - a)
+
+
+@variant_of("bce_unstable")
+def bce_unstable_with_sigmoid_clipped_nowhere(z, y):
+    z, y = np.asarray(z, float), np.asarray(y, float)
+    with np.errstate(all="ignore"):
+        a = np.exp(z) / (1 + np.exp(z))
+        loss = -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum() / z.shape[0]
+    return loss, (1 / (1 + np.exp(-z)) - y) / z.shape[0]
+
+
+@variant_of("mlp_reg_on_biases")
+def mlp_reg_on_biases_after(params, X, y, activation="relu", loss="softmax", reg=0.0):
+    value, grads = mlp_loss_and_grads(params, X, y, activation, loss, reg)
+    extra = reg / 2 * sum(np.sum(np.asarray(v) ** 2) for k, v in params.items() if k.startswith("b"))
+    return value + extra, {k: (g + reg * np.asarray(params[k]) if k.startswith("b") else g) for k, g in grads.items()}
+
+
+@variant_of("grad_check_forward_difference")
+def grad_check_forward_difference_steps(f, x, analytic_grad, h=1e-5):
+    x = np.array(x, dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        numeric[i] = (f(x + step) - f(x)) / h
+    a = np.asarray(analytic_grad, float)
+    return float(np.max(np.abs(a - numeric) / np.maximum(1e-8, np.abs(a) + np.abs(numeric))))
+
+
+@variant_of("kfold_rng_ignored")
+def kfold_fixed_seed(n, k, rng):
+    order = np.random.default_rng(0).permutation(n)
+    folds = np.array_split(order, k)
+    return [(np.setdiff1d(order, fold), fold) for fold in folds]
+
+
+@variant_of("tt_swapped")
+def tt_swapped_by_slicing(n, test_fraction, rng):
+    order = rng.permutation(n)
+    n_test = int(round(test_fraction * n))
+    return order[:n_test], order[n_test:]

@@ -147,3 +147,64 @@ def output_variance_std_of_sample(n_in, n_out, var_w, var_x, batch, rng):
     W = rng.normal(0.0, np.sqrt(var_w), size=(n_out, n_in))
     x = rng.normal(0.0, np.sqrt(var_x), size=(batch, n_in))
     return float(np.sqrt(np.mean((x @ W.T - (x @ W.T).mean()) ** 2)))
+
+
+# --- written after the diagnosis changes (measured against the earlier diagnosis too) ---------------------------
+
+collapse_linear = solution(A, "collapse_linear")
+
+
+@variant_of("collapse_elementwise")
+def collapse_elementwise_multiply(W1, b1, W2, b2):
+    W, b = collapse_linear(W1, b1, W2, b2)
+    return np.multiply(W2, W1), b
+
+
+@variant_of("collapse_bias_transposed")
+def collapse_bias_transposed_dot(W1, b1, W2, b2):
+    W, _ = collapse_linear(W1, b1, W2, b2)
+    return W, np.dot(np.asarray(b1, float), np.asarray(W2, float)) + b2
+
+
+@variant_of("rank_smaller_dimension")
+def rank_smaller_dimension_of_shape(A):
+    rows, columns = np.asarray(A).shape
+    return rows if rows < columns else columns
+
+
+@variant_of("uniform_variance_sum")
+def uniform_variance_sum_squared(low, high):
+    return float((low + high) * (low + high) / 12)
+
+
+@variant_of("layer_variances_per_feature")
+def layer_variances_per_feature_loop(X, weights):
+    h, out = np.asarray(X, float), []
+    for W in weights:
+        h = h @ np.asarray(W, float).T
+        out.append(np.mean([h[:, j].var() for j in range(h.shape[1])]))
+    return np.array(out)
+
+
+@variant_of("xavier_uniform_no_sqrt")
+def xavier_uniform_no_sqrt_random(shape, rng, gain=1.0):
+    bound = gain * 6.0 / (shape[0] + shape[1])
+    return (2 * rng.random(shape) - 1) * bound
+
+
+@variant_of("xavier_normal_no_gain")
+def xavier_normal_no_gain_standard(shape, rng, gain=1.0):
+    return rng.standard_normal(shape) * np.sqrt(2.0 / (shape[0] + shape[1]))
+
+
+@variant_of("kaiming_normal_variance_as_std")
+def kaiming_normal_variance_as_std_standard(shape, rng, mode="fan_in", nonlinearity="relu"):
+    fan = shape[1] if mode == "fan_in" else shape[0]
+    gain = {"linear": 1.0, "relu": np.sqrt(2.0), "tanh": 5.0 / 3.0}[nonlinearity]
+    return rng.standard_normal(shape) * (gain ** 2 / fan)
+
+
+@variant_of("kaiming_uniform_relu_gain_always")
+def kaiming_uniform_relu_gain_always_random(shape, rng, mode="fan_in", nonlinearity="relu"):
+    fan = shape[1] if mode == "fan_in" else shape[0]
+    return (rng.random(shape) * 2 - 1) * np.sqrt(6.0 / fan)

@@ -178,3 +178,103 @@ def early_stopping_last_weights_from_solution(val_losses, weights, patience, min
     result = dict(solution(A, "early_stopping")(val_losses, weights, patience, min_delta))
     result["weights"] = np.array(weights[result["stop_epoch"]], dtype=float)
     return result
+
+
+# --- written after the diagnosis changes (measured against the earlier diagnosis too) ---------------------------
+
+l2_grad = solution(A, "l2_grad")
+l1_grad = solution(A, "l1_grad")
+mixup = solution(A, "mixup")
+smooth_labels = solution(A, "smooth_labels")
+
+
+@variant_of("l2_grad_weights_only")
+def l2_grad_weights_only_loop(params, lam, n):
+    return {k: g for k, g in l2_grad(params, lam, n).items() if k[0] == "W"}
+
+
+@variant_of("l1_penalty_with_biases")
+def l1_penalty_everything(params, lam, n):
+    return lam / n * sum(float(np.abs(np.asarray(v, float)).sum()) for v in params.values())
+
+
+@variant_of("l1_penalty_squared")
+def l1_penalty_squared_by_multiplication(params, lam, n):
+    return lam / n * sum(float((w * w).sum()) for w in _weights(params))
+
+
+@variant_of("l1_grad_with_biases")
+def l1_grad_with_biases_after(params, lam, n):
+    grads = dict(l1_grad(params, lam, n))
+    for k, v in params.items():
+        if not k.startswith("W"):
+            grads[k] = lam / n * np.sign(np.asarray(v, float))
+    return grads
+
+
+@variant_of("l1_grad_w_over_abs")
+def l1_grad_w_over_abs_divide(params, lam, n):
+    with np.errstate(all="ignore"):
+        return {k: (lam / n * np.divide(np.asarray(v, float), np.abs(np.asarray(v, float))) if k[0] == "W"
+                    else np.zeros(np.shape(v))) for k, v in params.items()}
+
+
+@variant_of("sgd_step_decay_half")
+def sgd_step_decay_half_by_lam(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    return sgd_step(params, grads0, eta, n, lam2 / 2, lam1)
+
+
+@variant_of("sgd_step_l1_without_eta")
+def sgd_step_l1_without_eta_after(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, lam2, 0.0)
+    return {k: (v - lam1 / n * np.sign(np.asarray(params[k], float)) if k.startswith("W") else v)
+            for k, v in new.items()}
+
+
+@variant_of("sgd_step_l1_on_biases")
+def sgd_step_l1_on_biases_after(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, lam2, lam1)
+    return {k: (v if k.startswith("W") else v - eta * lam1 / n * np.sign(np.asarray(params[k], float)))
+            for k, v in new.items()}
+
+
+@variant_of("hflip_flipud")
+def hflip_first_axis(x):
+    return np.flip(np.asarray(x), axis=0).copy()
+
+
+@variant_of("mixup_class_indices")
+def mixup_class_indices_float(x, y, num_classes, lam, perm):
+    mixed, _ = mixup(x, y, num_classes, lam, perm)
+    y = np.asarray(y, float)
+    return mixed, lam * y + (1.0 - lam) * y[np.asarray(perm)]
+
+
+@variant_of("mixup_labels_swapped")
+def mixup_labels_swapped_after(x, y, num_classes, lam, perm):
+    mixed, _ = mixup(x, y, num_classes, lam, perm)
+    t = np.eye(num_classes)[np.asarray(y)]
+    return mixed, lam * t[np.asarray(perm)] + (1 - lam) * t
+
+
+@variant_of("smooth_labels_true_class_short")
+def smooth_labels_true_class_short_fill(y, num_classes, eps):
+    t = np.full((len(y), num_classes), eps / num_classes)
+    t[np.arange(len(y)), y] = 1 - eps
+    return t
+
+
+@variant_of("sce_grad_unsmoothed")
+def sce_grad_unsmoothed_by_call(z, y, eps):
+    loss, _ = smoothed_cross_entropy(z, y, eps)
+    return loss, smoothed_cross_entropy(z, y, 0.0)[1]
+
+
+@variant_of("sce_no_max_shift")
+def sce_no_max_shift_log_softmax(z, y, eps):
+    z = np.asarray(z, float)
+    n, k = z.shape
+    with np.errstate(all="ignore"):
+        log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+        q = smooth_labels(y, k, eps)
+        return float(-(q * log_p).sum() / n), (np.exp(log_p) - q) / n

@@ -219,3 +219,92 @@ def gaussian_mean_zero_standard(x, p, mode, rng=None):
 def gaussian_active_in_eval_standard(x, p, mode, rng=None):
     x = np.asarray(x, float)
     return x + x * np.sqrt(p / (1 - p)) * rng.standard_normal(x.shape)
+
+
+# --- written after the diagnosis changes (measured against the earlier diagnosis too) ---------------------------
+
+dropout_backward = solution(A, "dropout_backward")
+dropout_classic_backward = solution(A, "dropout_classic_backward")
+
+
+@variant_of("classic_mask_as_drop")
+def classic_mask_as_drop_where(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_classic_forward(x, p, mode, rng=rng, mask=mask)
+    if mode == "train" and mask is not None:
+        out = np.where(np.asarray(mask) == 0, np.asarray(x, float), 0.0)
+    return out, cache
+
+
+@variant_of("classic_scaled_in_train_too")
+def classic_scaled_in_train_too_after(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_classic_forward(x, p, mode, rng=rng, mask=mask)
+    return (np.asarray(out) * (1 - p) if mode == "train" else out), cache
+
+
+@variant_of("classic_active_in_eval")
+def classic_active_in_eval_as_train(x, p, mode, rng=None, mask=None):
+    return dropout_classic_forward(x, p, "train", rng=rng, mask=mask)
+
+
+@variant_of("classic_backward_ignores_mask")
+def classic_backward_ignores_mask_copy(dout, cache):
+    dout = np.asarray(dout, float)
+    return dout.copy() if cache["mode"] == "train" else dout * (1 - cache["p"])
+
+
+@variant_of("dropout_mask_as_drop")
+def dropout_mask_as_drop_where(x, p, mode, rng=None, mask=None):
+    out, cache = dropout_forward(x, p, mode, rng=rng, mask=mask)
+    if mode == "train" and mask is not None:
+        out = np.where(np.asarray(mask) == 0, np.asarray(x, float) / (1 - p), 0.0)
+    return out, cache
+
+
+@variant_of("dropout_backward_ignores_mask")
+def dropout_backward_ignores_mask_scale_only(dout, cache):
+    dout = np.asarray(dout, float)
+    return dout * (1.0 / (1.0 - cache["p"])) if cache["mode"] == "train" else dout
+
+
+@variant_of("dropconnect_mask_as_drop")
+def dropconnect_mask_as_drop_by_call(x, W, b, p, mode, rng=None, mask=None):
+    if mode == "train" and mask is not None:
+        out, cache = dropconnect_forward(x, W, b, p, mode, rng=rng, mask=1.0 - np.asarray(mask, float))
+        return out, dict(cache, mask=np.asarray(mask, float))
+    return dropconnect_forward(x, W, b, p, mode, rng=rng, mask=mask)
+
+
+@variant_of("dropconnect_active_in_eval")
+def dropconnect_active_in_eval_as_train(x, W, b, p, mode, rng=None, mask=None):
+    out, cache = dropconnect_forward(x, W, b, p, "train", rng=rng, mask=mask)
+    return out, dict(cache, mode=mode)
+
+
+@variant_of("dropconnect_dx_unscaled")
+def dropconnect_dx_unscaled_after(dout, cache):
+    dx, dW, db = dropconnect_backward(dout, cache)
+    return (np.asarray(dx) * (1 - cache["p"]) if cache["mode"] == "train" else dx), dW, db
+
+
+@variant_of("dropconnect_db_scaled")
+def dropconnect_db_scaled_after(dout, cache):
+    dx, dW, db = dropconnect_backward(dout, cache)
+    return dx, dW, (np.asarray(db) / (1 - cache["p"]) if cache["mode"] == "train" else db)
+
+
+@variant_of("dropconnect_dW_unmasked")
+def dropconnect_dW_unmasked_einsum(dout, cache):
+    dx, _, db = dropconnect_backward(dout, cache)
+    return dx, np.einsum("nm,nd->md", np.asarray(dout, float), np.asarray(cache["x"], float)), db
+
+
+@variant_of("spatial_active_in_eval")
+def spatial_active_in_eval_as_train(x, p, mode, rng=None, mask=None):
+    out, cache = spatial_dropout_forward(x, p, "train", rng=rng, mask=mask)
+    return out, dict(cache, mode=mode)
+
+
+@variant_of("maxpool_active_in_eval")
+def maxpool_active_in_eval_as_train(x, p, mode, rng=None, mask=None, size=2):
+    out, cache = maxpool_dropout_forward(x, p, "train", rng=rng, mask=mask, size=size)
+    return out, dict(cache, mode=mode)

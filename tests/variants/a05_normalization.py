@@ -214,3 +214,147 @@ def ws_eps_outside_sqrt_std(W, eps=1e-5):
     W = np.asarray(W, float)
     axes = tuple(range(1, W.ndim))
     return (W - W.mean(axis=axes, keepdims=True)) / (W.std(axis=axes, keepdims=True) + eps)
+
+
+# --- written after the diagnosis changes (measured against the earlier diagnosis too) ---------------------------
+
+batchnorm_backward_alt = solution(A, "batchnorm_backward_alt")
+spatial_batchnorm_backward = solution(A, "spatial_batchnorm_backward")
+instancenorm_backward = solution(A, "instancenorm_backward")
+groupnorm_backward = solution(A, "groupnorm_backward")
+linear_batchnorm_backward = solution(A, "linear_batchnorm_backward")
+batchnorm_identity_params = solution(A, "batchnorm_identity_params")
+
+
+@variant_of("bn_per_sample_statistics")
+def bn_per_sample_statistics_keepdims(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                      training=True):
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    if training:
+        x = np.asarray(x, float)
+        mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+        out = gamma * (x - mu) / np.sqrt(var + eps) + beta
+    return out, cache, rm, rv
+
+
+@variant_of("bn_running_stats_in_training")
+def bn_running_stats_in_training_by_call(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                         training=True):
+    out, _, _, _ = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, False)
+    _, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return out, cache, rm, rv
+
+
+@variant_of("bn_eval_updates_running")
+def bn_eval_updates_running_by_call(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                    training=True):
+    out, cache, _, _ = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    _, _, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, True)
+    return out, cache, rm, rv
+
+
+@variant_of("bnb_dparams_wrong_axis")
+def bnb_dparams_wrong_axis_loop(dout, cache):
+    dx, _, _ = batchnorm_backward(dout, cache)
+    dout, x_hat = np.asarray(dout, float), np.asarray(cache["x_hat"], float)
+    return dx, np.array([row @ h for row, h in zip(dout, x_hat)]), np.array([row.sum() for row in dout])
+
+
+@variant_of("bnb_dgamma_with_x")
+def bnb_dgamma_with_x_after(dout, cache):
+    dx, _, dbeta = batchnorm_backward(dout, cache)
+    return dx, np.einsum("nd,nd->d", np.asarray(dout, float), np.asarray(cache["x"], float)), dbeta
+
+
+@variant_of("alt_dgamma_without_xhat")
+def alt_dgamma_without_xhat_after(dout, cache):
+    dx, _, dbeta = batchnorm_backward_alt(dout, cache)
+    return dx, np.array(dbeta), dbeta
+
+
+@variant_of("sbnb_dparams_averaged")
+def sbnb_dparams_averaged_after(dout, cache):
+    dx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
+    n, _, h, w = np.shape(dout)
+    return dx, np.asarray(dgamma) / (n * h * w), np.asarray(dbeta) / (n * h * w)
+
+
+@variant_of("sbnb_dgamma_without_xhat")
+def sbnb_dgamma_without_xhat_after(dout, cache):
+    dx, _, dbeta = spatial_batchnorm_backward(dout, cache)
+    return dx, np.asarray(dout, float).sum(axis=(0, 2, 3)), dbeta
+
+
+@variant_of("lnb_dgamma_without_xhat")
+def lnb_dgamma_without_xhat_after(dout, x, gamma, eps=1e-5):
+    dx, _, dbeta = layernorm_backward(dout, x, gamma, eps)
+    return dx, np.asarray(dout, float).sum(axis=0), dbeta
+
+
+@variant_of("inb_dgamma_without_xhat")
+def inb_dgamma_without_xhat_after(dout, x, gamma, eps=1e-5):
+    dx, _, dbeta = instancenorm_backward(dout, x, gamma, eps)
+    return dx, np.array(dbeta, float), dbeta
+
+
+@variant_of("gnb_dgamma_without_xhat")
+def gnb_dgamma_without_xhat_after(dout, x, gamma, G, eps=1e-5):
+    dx, _, dbeta = groupnorm_backward(dout, x, gamma, G, eps)
+    return dx, np.array(dbeta, float), dbeta
+
+
+@variant_of("inb_dparams_per_example")
+def inb_dparams_per_example_after(dout, x, gamma, eps=1e-5):
+    dx, _, _ = instancenorm_backward(dout, x, gamma, eps)
+    x, dout = np.asarray(x, float), np.asarray(dout, float)
+    x_hat = (x - x.mean(axis=(2, 3), keepdims=True)) / np.sqrt(x.var(axis=(2, 3), keepdims=True) + eps)
+    return dx, (dout * x_hat).sum(axis=(2, 3)), dout.sum(axis=(2, 3))
+
+
+@variant_of("in_eps_outside_sqrt")
+def in_eps_outside_sqrt_std(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    c = x.shape[1]
+    x_hat = (x - x.mean(axis=(2, 3), keepdims=True)) / (x.std(axis=(2, 3), keepdims=True) + eps)
+    return np.asarray(gamma).reshape(1, c, 1, 1) * x_hat + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("gn_eps_outside_sqrt")
+def gn_eps_outside_sqrt_std(x, gamma, beta, G, eps=1e-5):
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    g = x.reshape(n, G, -1)
+    out = ((g - g.mean(axis=2, keepdims=True)) / (g.std(axis=2, keepdims=True) + eps)).reshape(x.shape)
+    return out * np.asarray(gamma).reshape(1, c, 1, 1) + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("ws_whole_tensor")
+def ws_whole_tensor_flat(W, eps=1e-5):
+    W = np.asarray(W, float)
+    return (W - W.mean()) / np.sqrt(W.var() + eps)
+
+
+@variant_of("lbn_dW_transposed")
+def lbn_dW_transposed_after(dout, x, W, b, gamma, beta, eps=1e-5):
+    dW, db = linear_batchnorm_backward(dout, x, W, b, gamma, beta, eps)
+    return np.asarray(dW).T, db
+
+
+@variant_of("identity_unbiased_std")
+def identity_unbiased_std_by_hand(x, eps=1e-5):
+    x = np.asarray(x, float)
+    m = x.shape[0]
+    return np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=0) / (m - 1) + eps), x.mean(axis=0)
+
+
+@variant_of("identity_without_square_root")
+def identity_without_square_root_after(x, eps=1e-5):
+    gamma, beta = batchnorm_identity_params(x, eps)
+    return np.asarray(gamma) ** 2, beta
+
+
+@variant_of("fold_scales_columns")
+def fold_scales_columns_broadcast(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    _, b_folded = batchnorm_fold(W, b, gamma, beta, running_mean, running_var, eps)
+    scale = np.asarray(gamma) / np.sqrt(np.asarray(running_var) + eps)
+    return np.asarray(W, float) * scale.reshape(1, -1), b_folded
