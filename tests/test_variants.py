@@ -82,6 +82,7 @@ NOT_YET_NAMED = {
     "01:gradient_check:grad_check_signed_other_way",
     "01:holdout_splits:tt_first_part_is_test",
     "01:kfold_indices:kfold_fixed_seed",
+    "01:kfold_indices:kfold_train_is_everything",
     "02:uniform_variance:uniform_variance_half_width",  # a number: no pattern of errors to compare
     "02:layer_variances:layer_variances_unbiased_by_hand",
     "02:xavier_uniform:xavier_uniform_fan_in_twice",  # statistical checks name by properties, not by replay
@@ -89,6 +90,11 @@ NOT_YET_NAMED = {
     "04:dropout_mask:dropout_no_rescale_where",
     "04:dropout_mask:dropout_keep_probability_swapped_scale",
     "04:spatial_dropout_mask:spatial_no_rescale_broadcast",
+    "03:augment:augment_always_eval",
+    "03:augment:augment_fixed_generator",
+    "04:dropout_backward:dropout_backward_fresh_mask",  # another seed for the new mask
+    "04:dropconnect_dx:dropconnect_dx_fresh_mask",
+    "04:gaussian_dropout:gaussian_bernoulli_binomial",
     "05:batchnorm_fold:fold_no_square_root_eps_outside",
 }
 

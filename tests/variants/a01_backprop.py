@@ -501,3 +501,40 @@ def tt_swapped_by_slicing(n, test_fraction, rng):
     order = rng.permutation(n)
     n_test = int(round(test_fraction * n))
     return order[:n_test], order[n_test:]
+
+
+@variant_of("derivative_formula_at_z")
+def derivative_formula_at_z_sigmoid(z, kind, alpha=None):
+    if kind in ("sigmoid", "tanh"):
+        z = np.asarray(z, float)
+        return z * (1 - z) if kind == "sigmoid" else 1 - z * z
+    return activation_derivative(z, kind, alpha)
+
+
+@variant_of("affine_dw_last_example_only")
+def affine_dw_last_example_outer(dout, cache):
+    dx, _, db = affine_backward(dout, cache)
+    x, dout = np.asarray(cache[0], float), np.asarray(dout, float)
+    return dx, np.outer(dout[-1], x[-1]), db
+
+
+@variant_of("tvt_val_overlaps_test")
+def tvt_val_overlaps_test_same_start(n, val_fraction, test_fraction, rng):
+    order = rng.permutation(n)
+    n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
+    return order[n_val + n_test:], order[:n_val].copy(), order[:n_test].copy()
+
+
+@variant_of("kfold_permutation_per_fold")
+def kfold_permutation_per_fold_split(n, k, rng):
+    folds = []
+    for i in range(k):
+        val = np.array_split(rng.permutation(n), k)[i]
+        folds.append((np.setdiff1d(np.arange(n), val), val))
+    return folds
+
+
+@variant_of("kfold_train_includes_validation")
+def kfold_train_is_everything(n, k, rng):
+    order = rng.permutation(n)
+    return [(order.copy(), fold) for fold in np.array_split(order, k)]

@@ -208,3 +208,44 @@ def kaiming_normal_variance_as_std_standard(shape, rng, mode="fan_in", nonlinear
 def kaiming_uniform_relu_gain_always_random(shape, rng, mode="fan_in", nonlinearity="relu"):
     fan = shape[1] if mode == "fan_in" else shape[0]
     return (rng.random(shape) * 2 - 1) * np.sqrt(6.0 / fan)
+
+
+train_two_layer = solution(A, "train_two_layer")
+kaiming_normal = solution(A, "kaiming_normal")
+kaiming_uniform = solution(A, "kaiming_uniform")
+
+
+@variant_of("train_ascent")
+def train_ascent_negative_rate(params, X, Y, lr, steps):
+    return train_two_layer(params, X, Y, -lr, steps)
+
+
+@variant_of("xavier_uniform_fan_out_only")
+def xavier_uniform_fan_out_twice(shape, rng, gain=1.0):
+    bound = gain * np.sqrt(6.0 / shape[0])
+    return rng.uniform(-bound, bound, tuple(shape))
+
+
+@variant_of("xavier_normal_bound_as_std")
+def xavier_normal_bound_as_std_standard(shape, rng, gain=1.0):
+    return rng.standard_normal(shape) * gain * np.sqrt(6.0 / (shape[0] + shape[1]))
+
+
+@variant_of("kaiming_normal_mode_ignored")
+def kaiming_normal_always_fan_in(shape, rng, mode="fan_in", nonlinearity="relu"):
+    return kaiming_normal(shape, rng, "fan_in", nonlinearity)
+
+
+@variant_of("kaiming_normal_relu_gain_always")
+def kaiming_normal_always_relu(shape, rng, mode="fan_in", nonlinearity="relu"):
+    return kaiming_normal(shape, rng, mode, "relu")
+
+
+@variant_of("kaiming_uniform_fans_swapped")
+def kaiming_uniform_fans_swapped_by_call(shape, rng, mode="fan_in", nonlinearity="relu"):
+    return kaiming_uniform(shape, rng, "fan_out" if mode == "fan_in" else "fan_in", nonlinearity)
+
+
+@variant_of("output_variance_formula")
+def output_variance_formula_product(n_in, n_out, var_w, var_x, batch, rng):
+    return var_w * var_x * n_in

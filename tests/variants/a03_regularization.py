@@ -278,3 +278,68 @@ def sce_no_max_shift_log_softmax(z, y, eps):
         log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
         q = smooth_labels(y, k, eps)
         return float(-(q * log_p).sum() / n), (np.exp(log_p) - q) / n
+
+
+rotate = solution(A, "rotate")
+zoom = solution(A, "zoom")
+augment = solution(A, "augment")
+early_stopping = solution(A, "early_stopping")
+
+
+@variant_of("sgd_step_decay_after")
+def sgd_step_decay_after_by_call(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    stepped = sgd_step(params, grads0, eta, n, 0.0, lam1)
+    return {k: ((1 - eta * lam2 / n) * v if k.startswith("W") else v) for k, v in stepped.items()}
+
+
+@variant_of("sgd_step_l1_proportional")
+def sgd_step_l1_proportional_after(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, lam2, 0.0)
+    return {k: (v - eta * lam1 / n * np.asarray(params[k], float) if k.startswith("W") else v)
+            for k, v in new.items()}
+
+
+@variant_of("_rotate_radians")
+def rotate_degrees_as_radians(x, angle):
+    return rotate(x, np.rad2deg(np.asarray(angle, float)))
+
+
+@variant_of("_rotate_clockwise")
+def rotate_negative_angle(x, angle):
+    return rotate(x, -np.asarray(angle, float))
+
+
+@variant_of("_zoom_inverted")
+def zoom_by_reciprocal(x, factor):
+    return zoom(x, 1.0 / np.asarray(factor, float))
+
+
+@variant_of("augment_in_eval_mode")
+def augment_always_eval(x, rng, training=True, flip_prob=0.5, max_angle=10.0, max_zoom=0.1):
+    return augment(x, rng, False, flip_prob, max_angle, max_zoom)
+
+
+@variant_of("augment_own_seed")
+def augment_fixed_generator(x, rng, training=True, flip_prob=0.5, max_angle=10.0, max_zoom=0.1):
+    return augment(x, np.random.default_rng(42), training, flip_prob, max_angle, max_zoom)
+
+
+@variant_of("early_stopping_one_late")
+def early_stopping_one_more_patience(val_losses, weights, patience, min_delta=0.0):
+    return early_stopping(val_losses, weights, patience + 1, min_delta)
+
+
+@variant_of("early_stopping_ignores_min_delta")
+def early_stopping_min_delta_zero(val_losses, weights, patience, min_delta=0.0):
+    return early_stopping(val_losses, weights, patience, 0.0)
+
+
+@variant_of("sce_k_minus_1")
+def sce_k_minus_1_fill(z, y, eps):
+    z = np.asarray(z, float)
+    n, k = z.shape
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    q = np.full((n, k), eps / (k - 1))
+    q[np.arange(n), y] = 1 - eps
+    return float(-np.sum(q * log_p) / n), (np.exp(log_p) - q) / n

@@ -308,3 +308,83 @@ def spatial_active_in_eval_as_train(x, p, mode, rng=None, mask=None):
 def maxpool_active_in_eval_as_train(x, p, mode, rng=None, mask=None, size=2):
     out, cache = maxpool_dropout_forward(x, p, "train", rng=rng, mask=mask, size=size)
     return out, dict(cache, mode=mode)
+
+
+gaussian_dropout = solution(A, "gaussian_dropout")
+cutout = solution(A, "cutout")
+maxpool_dropout_backward = solution(A, "maxpool_dropout_backward")
+
+
+@variant_of("classic_ignores_given_mask")
+def classic_mask_dropped_on_the_way(x, p, mode, rng=None, mask=None):
+    return dropout_classic_forward(x, p, mode, rng=rng, mask=None)
+
+
+@variant_of("dropout_ignores_given_mask")
+def dropout_mask_dropped_on_the_way(x, p, mode, rng=None, mask=None):
+    return dropout_forward(x, p, mode, rng=rng, mask=None)
+
+
+@variant_of("dropout_backward_new_mask")
+def dropout_backward_fresh_mask(dout, cache):
+    if cache["mode"] != "train":
+        return np.asarray(dout, float)
+    mask = (np.random.default_rng(1).random(np.shape(dout)) >= cache["p"]).astype(float)
+    return dropout_backward(dout, dict(cache, mask=mask))
+
+
+@variant_of("dropconnect_dx_new_mask")
+def dropconnect_dx_fresh_mask(dout, cache):
+    _, dW, db = dropconnect_backward(dout, cache)
+    if cache["mode"] == "train":
+        mask = (np.random.default_rng(7).random(np.shape(cache["W"])) >= cache["p"]).astype(float)
+        dx, _, _ = dropconnect_backward(dout, dict(cache, mask=mask))
+    else:
+        dx, _, _ = dropconnect_backward(dout, cache)
+    return dx, dW, db
+
+
+@variant_of("spatial_mask_as_drop")
+def spatial_mask_as_drop_by_call(x, p, mode, rng=None, mask=None):
+    if mode == "train" and mask is not None:
+        out, cache = spatial_dropout_forward(x, p, mode, rng=rng, mask=1.0 - np.asarray(mask, float))
+        return out, dict(cache, mask=np.asarray(mask, float))
+    return spatial_dropout_forward(x, p, mode, rng=rng, mask=mask)
+
+
+@variant_of("maxpool_mask_as_drop")
+def maxpool_mask_as_drop_by_call(x, p, mode, rng=None, mask=None, size=2):
+    if mode == "train" and mask is not None:
+        out, cache = maxpool_dropout_forward(x, p, mode, rng=rng, mask=1.0 - np.asarray(mask, float), size=size)
+        return out, dict(cache, mask=np.asarray(mask, float))
+    return maxpool_dropout_forward(x, p, mode, rng=rng, mask=mask, size=size)
+
+
+@variant_of("maxpool_backward_eval_unscaled")
+def maxpool_backward_eval_as_p_zero(dout, cache):
+    if cache["mode"] == "eval":
+        return maxpool_dropout_backward(dout, dict(cache, p=0.0))
+    return maxpool_dropout_backward(dout, cache)
+
+
+@variant_of("cutout_rows_columns_swapped")
+def cutout_centres_reversed(x, size, rng=None, centers=None):
+    if centers is not None:
+        centers = np.asarray(centers)[:, ::-1].copy()
+    return cutout(x, size, rng=rng, centers=centers)
+
+
+@variant_of("gaussian_additive")
+def gaussian_additive_standard(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x
+    return x + np.sqrt(p / (1 - p)) * rng.standard_normal(x.shape)
+
+
+@variant_of("gaussian_bernoulli")
+def gaussian_bernoulli_binomial(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x
+    return x * rng.binomial(1, 1 - p, size=x.shape) / (1 - p)

@@ -358,3 +358,63 @@ def fold_scales_columns_broadcast(W, b, gamma, beta, running_mean, running_var, 
     _, b_folded = batchnorm_fold(W, b, gamma, beta, running_mean, running_var, eps)
     scale = np.asarray(gamma) / np.sqrt(np.asarray(running_var) + eps)
     return np.asarray(W, float) * scale.reshape(1, -1), b_folded
+
+
+@variant_of("bn_running_var_with_std")
+def bn_running_var_with_std_after(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    if training:
+        rv = (1 - momentum) * np.asarray(running_var) + momentum * np.std(np.asarray(x, float), axis=0, ddof=1)
+    return out, cache, rm, rv
+
+
+@variant_of("ln_last_axis_only")
+def ln_last_axis_only_reshape(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    mu = np.mean(x, axis=x.ndim - 1, keepdims=True)
+    return gamma * (x - mu) / np.sqrt(np.var(x, axis=x.ndim - 1, keepdims=True) + eps) + beta
+
+
+@variant_of("in_batch_statistics")
+def in_batch_statistics_by_hand(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    c = x.shape[1]
+    mu, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
+    return np.asarray(gamma).reshape(1, c, 1, 1) * (x - mu) / np.sqrt(var + eps) + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("in_layer_statistics")
+def in_layer_statistics_by_hand(x, gamma, beta, eps=1e-5):
+    x = np.asarray(x, float)
+    c = x.shape[1]
+    mu, var = x.mean(axis=(1, 2, 3), keepdims=True), x.var(axis=(1, 2, 3), keepdims=True)
+    return np.asarray(gamma).reshape(1, c, 1, 1) * (x - mu) / np.sqrt(var + eps) + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("ws_per_input_channel")
+def ws_per_input_channel_keepdims(W, eps=1e-5):
+    W = np.asarray(W, float)
+    mu, var = W.mean(axis=(0, 2, 3), keepdims=True), W.var(axis=(0, 2, 3), keepdims=True)
+    return (W - mu) / np.sqrt(var + eps)
+
+
+@variant_of("lbn_bn_skipped")
+def lbn_bn_skipped_einsum(dout, x, W, b, gamma, beta, eps=1e-5):
+    dout, x = np.asarray(dout, float), np.asarray(x, float)
+    return np.einsum("nm,nd->md", dout, x), np.einsum("nm->m", dout)
+
+
+@variant_of("fold_eps_outside_sqrt")
+def fold_eps_outside_sqrt_by_std(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = np.asarray(gamma) / (np.sqrt(np.asarray(running_var)) + eps)
+    return np.asarray(W, float) * scale.reshape(-1, 1), (np.asarray(b) - running_mean) * scale + beta
+
+
+@variant_of("sbn_statistics_per_sample")
+def sbn_statistics_per_sample_instance(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                       training=True):
+    result = list(solution(A, "spatial_batchnorm_forward")(x, gamma, beta, running_mean, running_var, momentum, eps,
+                                                           training))
+    if training:
+        result[0] = instancenorm_forward(x, gamma, beta, eps)
+    return tuple(result)

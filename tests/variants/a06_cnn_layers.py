@@ -255,3 +255,43 @@ def video_to_frames_into_channels_reshape(x):
     x = np.asarray(x)
     n, t, c, h, w = x.shape
     return x.reshape(n, t * c, h, w)
+
+
+frames_to_video = solution(A, "frames_to_video")
+nhwc_to_nchw = solution(A, "nhwc_to_nchw")
+template_cnn_description = solution(A, "template_cnn_description")
+cats_vs_dogs_description = solution(A, "cats_vs_dogs_description")
+
+
+@variant_of("video_to_frames_time_major")
+def video_to_frames_time_major_swapaxes(x):
+    x = np.asarray(x)
+    return np.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:])
+
+
+@variant_of("frames_to_video_time_major")
+def frames_to_video_time_major_swapaxes(frames, T):
+    frames = np.asarray(frames)
+    return np.swapaxes(frames.reshape(T, -1, *frames.shape[1:]), 0, 1).copy()
+
+
+@variant_of("nhwc_to_nchw_reshape")
+def nhwc_to_nchw_reshape_tuple(x):
+    n, h, w, c = np.shape(x)
+    return np.asarray(x).reshape((n, c, h, w))
+
+
+@variant_of("max_pool_backward_split")
+def max_pool_backward_as_average(dout, cache):
+    return avg_pool_backward(dout, cache)
+
+
+@variant_of("template_cnn_no_softmax")
+def template_cnn_no_softmax_drop_last(input_shape, n_classes, conv_channels, convs_per_stage=1, pool=True,
+                                      fc_sizes=()):
+    return list(template_cnn_description(input_shape, n_classes, conv_channels, convs_per_stage, pool, fc_sizes))[:-1]
+
+
+@variant_of("cats_vs_dogs_no_sigmoid")
+def cats_vs_dogs_no_sigmoid_drop_last(height=180, width=180):
+    return list(cats_vs_dogs_description(height, width))[:-1]
