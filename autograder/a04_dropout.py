@@ -277,6 +277,22 @@ def _backward_cases(rng, mask_for):
         yield x, p, "eval", None, rng.normal(size=x.shape)
 
 
+def _expect_mask_pattern(got, mask, dout, fname: str, inputs: str, new_mask: Mistake):
+    """Train mode: a dropped unit gets no gradient and a kept one gets its share of dout. A gradient that is zero for
+    some kept units and non-zero for some dropped ones flowed through another mask, whatever its scale."""
+    try:
+        gradient = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return
+    if gradient.shape != np.shape(mask):
+        return
+    kept = np.asarray(mask) != 0
+    leaks = np.any((gradient != 0) & ~kept)
+    starves = np.any((gradient == 0) & kept & (np.asarray(dout) != 0))
+    expect_true(not (leaks and starves), _named(f"{fname}(dout, cache) is zero for units the mask kept and non-zero "
+                                                f"for units it dropped, for {inputs}", new_mask))
+
+
 def _expect_repeatable(backward, fname, dout, cache, inputs):
     """The same dout and cache must give the same gradient twice: no new random mask in the backward pass."""
     first = backward(dout, cache)
@@ -301,6 +317,8 @@ def check_dropout_classic_backward(dropout_classic_backward, rng):
         out = _t(mask) * xt if mode == "train" else (1 - p) * xt
         out.backward(_t(dout))
         got = dropout_classic_backward(dout, cache)
+        if mode == "train":
+            _expect_mask_pattern(got, mask, dout, "dropout_classic_backward", inputs, CLASSIC_BACKWARD_MISTAKES[3])
         expect_close(f"dropout_classic_backward(dout, cache) in {mode} mode", got, xt.grad, inputs=inputs, **EXACT)
 
 
@@ -492,6 +510,8 @@ def check_dropout_backward(dropout_backward, rng):
             F.dropout(xt, p, training=False).backward(_t(dout))
             expected = xt.grad
         got = dropout_backward(dout, cache)
+        if mode == "train":
+            _expect_mask_pattern(got, mask, dout, "dropout_backward", inputs, DROPOUT_BACKWARD_MISTAKES[2])
         expect_close(f"dropout_backward(dout, cache) in {mode} mode", got, expected, inputs=inputs, **EXACT)
 
 

@@ -121,8 +121,9 @@ class Check:
         try:
             mistake = self.diagnose(log, mismatch)
             if mistake is not None:
-                text += f"\nLikely mistake: {mistake.message}"
-            else:
+                # a check may have named it already, from a property of the result
+                text += "" if f"Likely mistake: {mistake.message}" in text else f"\nLikely mistake: {mistake.message}"
+            elif "\nLikely mistake: " not in text:
                 family = describe_family(mismatch, log)
                 text += f"\nWhat the values show: {family}" if family else ""
         except Exception:  # noqa: BLE001 - a diagnosis never hides the plain message behind a traceback

@@ -92,7 +92,6 @@ NOT_YET_NAMED = {
     "04:spatial_dropout_mask:spatial_no_rescale_broadcast",
     "03:augment:augment_always_eval",
     "03:augment:augment_fixed_generator",
-    "04:dropout_backward:dropout_backward_fresh_mask",  # another seed for the new mask
     "04:dropconnect_dx:dropconnect_dx_fresh_mask",
     "04:gaussian_dropout:gaussian_bernoulli_binomial",
     "05:batchnorm_fold:fold_no_square_root_eps_outside",
