@@ -249,3 +249,10 @@ def kaiming_uniform_fans_swapped_by_call(shape, rng, mode="fan_in", nonlinearity
 @variant_of("output_variance_formula")
 def output_variance_formula_product(n_in, n_out, var_w, var_x, batch, rng):
     return var_w * var_x * n_in
+
+
+@variant_of("train_sum_loss")
+def train_sum_loss_scaled(params, X, Y, lr, steps):
+    size = np.asarray(Y).size
+    trained, losses = train_two_layer(params, X, Y, lr * size, steps)
+    return trained, np.asarray(losses) * size

@@ -343,3 +343,10 @@ def sce_k_minus_1_fill(z, y, eps):
     q = np.full((n, k), eps / (k - 1))
     q[np.arange(n), y] = 1 - eps
     return float(-np.sum(q * log_p) / n), (np.exp(log_p) - q) / n
+
+
+@variant_of("sgd_step_sign_zero_is_one")
+def sgd_step_sign_zero_is_one_after(params, grads0, eta, n, lam2=0.0, lam1=0.0):
+    new = sgd_step(params, grads0, eta, n, lam2, lam1)
+    return {k: (v - eta * lam1 / n * (np.asarray(params[k]) == 0) if k.startswith("W") else v)
+            for k, v in new.items()}

@@ -388,3 +388,18 @@ def gaussian_bernoulli_binomial(x, p, mode, rng=None):
     if mode != "train":
         return x
     return x * rng.binomial(1, 1 - p, size=x.shape) / (1 - p)
+
+
+@variant_of("classic_backward_new_mask")
+def classic_backward_fresh_mask(dout, cache):
+    if cache["mode"] != "train":
+        return dropout_classic_backward(dout, cache)
+    mask = (np.random.default_rng(3).random(np.shape(dout)) >= cache["p"]).astype(float)
+    return dropout_classic_backward(dout, dict(cache, mask=mask))
+
+
+@variant_of("cutout_same_patch")
+def cutout_first_centre_for_all(x, size, rng=None, centers=None):
+    if centers is not None:
+        centers = np.repeat(np.asarray(centers)[:1], len(centers), axis=0)
+    return cutout(x, size, rng=rng, centers=centers)

@@ -418,3 +418,108 @@ def sbn_statistics_per_sample_instance(x, gamma, beta, running_mean, running_var
     if training:
         result[0] = instancenorm_forward(x, gamma, beta, eps)
     return tuple(result)
+
+
+def _std(cache):
+    return np.sqrt(np.asarray(cache["var"], float) + cache["eps"])
+
+
+@variant_of("bn_eval_corrects_again")
+def bn_eval_corrects_again_by_call(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    if training:
+        return batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    m = np.shape(x)[0]
+    out, cache, rm, rv = batchnorm_forward(x, gamma, beta, running_mean, np.asarray(running_var) * m / (m - 1),
+                                           momentum, eps, training)
+    return out, cache, np.array(running_mean, float), np.array(running_var, float)
+
+
+@variant_of("bnb_no_mean_var_paths")
+def bnb_local_gradient_only_and_dparams_averaged(dout, cache):
+    _, dgamma, dbeta = batchnorm_backward(dout, cache)
+    m = np.shape(dout)[0]
+    return np.asarray(dout) * cache["gamma"] / _std(cache), np.asarray(dgamma) / m, np.asarray(dbeta) / m
+
+
+@variant_of("bnb_no_variance_path")
+def bnb_mean_path_only(dout, cache):
+    dout = np.asarray(dout, float)
+    dx_hat = dout * cache["gamma"]
+    return (dx_hat - dx_hat.mean(axis=0)) / _std(cache), None, None
+
+
+@variant_of("bnb_no_mean_path")
+def bnb_variance_path_only(dout, cache):
+    dout, x_hat = np.asarray(dout, float), np.asarray(cache["x_hat"], float)
+    dx_hat = dout * cache["gamma"]
+    return (dx_hat - x_hat * np.mean(dx_hat * x_hat, axis=0)) / _std(cache), (dout * x_hat).sum(0), dout.sum(0)
+
+
+@variant_of("alt_missing_one_over_m")
+def alt_missing_one_over_m_after(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return np.asarray(dx) * np.shape(dout)[0], dgamma, dbeta
+
+
+@variant_of("alt_std_instead_of_inverse")
+def alt_times_std_after(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return np.asarray(dx) * _std(cache) ** 2, dgamma, dbeta
+
+
+def _norm_stats(x, axes, eps):
+    x = np.asarray(x, float)
+    mu, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps), np.sqrt(var + eps)
+
+
+@variant_of("lnb_no_mean_var_paths")
+def lnb_local_gradient_only(dout, x, gamma, eps=1e-5):
+    _, dgamma, dbeta = layernorm_backward(dout, x, gamma, eps)
+    _, std = _norm_stats(x, tuple(range(1, np.ndim(x))), eps)
+    return np.asarray(dout, float) * gamma / std, dgamma, dbeta
+
+
+@variant_of("lnb_dparams_over_features")
+def lnb_dparams_over_features_flat(dout, x, gamma, eps=1e-5):
+    dx, _, _ = layernorm_backward(dout, x, gamma, eps)
+    axes = tuple(range(1, np.ndim(x)))
+    x_hat, _ = _norm_stats(x, axes, eps)
+    dout = np.asarray(dout, float)
+    return dx, np.sum(dout * x_hat, axis=axes), np.sum(dout, axis=axes)
+
+
+@variant_of("inb_no_mean_var_paths")
+def inb_local_gradient_only(dout, x, gamma, eps=1e-5):
+    _, dgamma, dbeta = instancenorm_backward(dout, x, gamma, eps)
+    _, std = _norm_stats(x, (2, 3), eps)
+    return np.asarray(dout, float) * np.asarray(gamma).reshape(1, -1, 1, 1) / std, dgamma, dbeta
+
+
+@variant_of("inb_dparams_over_batch_only")
+def inb_dparams_over_batch_only_after(dout, x, gamma, eps=1e-5):
+    dx, _, _ = instancenorm_backward(dout, x, gamma, eps)
+    x_hat, _ = _norm_stats(x, (2, 3), eps)
+    dout = np.asarray(dout, float)
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+@variant_of("gnb_dparams_per_example")
+def gnb_dparams_per_example_after(dout, x, gamma, G, eps=1e-5):
+    dx, _, _ = groupnorm_backward(dout, x, gamma, G, eps)
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    g = x.reshape(n, G, -1)
+    x_hat = ((g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + eps)).reshape(x.shape)
+    dout = np.asarray(dout, float)
+    return dx, (dout * x_hat).sum(axis=(2, 3)), dout.sum(axis=(2, 3))
+
+
+@variant_of("gn_interleaved_groups")
+def gn_interleaved_groups_by_transpose(x, gamma, beta, G, eps=1e-5):
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    order = np.arange(c).reshape(c // G, G).T.ravel()       # channels c % G == j together
+    out = np.empty_like(x)
+    out[:, order] = groupnorm_forward(x[:, order], np.ones(c), np.zeros(c), G, eps)
+    return out * np.asarray(gamma).reshape(1, c, 1, 1) + np.asarray(beta).reshape(1, c, 1, 1)

@@ -295,3 +295,53 @@ def template_cnn_no_softmax_drop_last(input_shape, n_classes, conv_channels, con
 @variant_of("cats_vs_dogs_no_sigmoid")
 def cats_vs_dogs_no_sigmoid_drop_last(height=180, width=180):
     return list(cats_vs_dogs_description(height, width))[:-1]
+
+
+@variant_of("maxout_backward_transposed_dw")
+def maxout_backward_transposed_dw_swapaxes(dout, cache):
+    dx, dW, db = maxout_backward(dout, cache)
+    return dx, np.swapaxes(np.asarray(dW), 1, 2).copy(), db
+
+
+@variant_of("maxout_backward_db_over_pieces")
+def maxout_backward_db_broadcast(dout, cache):
+    dx, dW, db = maxout_backward(dout, cache)
+    return dx, dW, np.broadcast_to(np.asarray(dout, float).sum(axis=0), np.shape(db)).copy()
+
+
+@variant_of("maxout_backward_all_pieces")
+def maxout_backward_all_pieces_broadcast(dout, cache):
+    x, W = np.asarray(cache[0], float), np.asarray(cache[1], float)
+    dout = np.asarray(dout, float)
+    dz = np.broadcast_to(dout[:, None, :], (dout.shape[0], W.shape[0], dout.shape[1]))
+    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+
+
+@variant_of("max_pool_backward_to_all")
+def max_pool_backward_to_all_from_average(dout, cache):
+    size = cache[1]
+    return np.asarray(avg_pool_backward(dout, cache)) * size * size
+
+
+@variant_of("dense_softmax_channels_last")
+def dense_softmax_channels_last_transpose(x, W, b):
+    x = np.asarray(x, float)
+    return dense_softmax(np.transpose(x, (0, 2, 3, 1)).reshape(x.shape[0], -1), W, b)
+
+
+@variant_of("template_cnn_relu_before_softmax")
+def template_cnn_relu_inserted(input_shape, n_classes, conv_channels, convs_per_stage=1, pool=True, fc_sizes=()):
+    rows = list(template_cnn_description(input_shape, n_classes, conv_channels, convs_per_stage, pool, fc_sizes))
+    return rows[:-1] + [("ReLU", rows[-1][1], 0), rows[-1]]
+
+
+@variant_of("cats_vs_dogs_no_relu")
+def cats_vs_dogs_relus_removed(height=180, width=180):
+    return [row for row in cats_vs_dogs_description(height, width) if row[0] != "ReLU"]
+
+
+@variant_of("conv2d_forward_one_side_padding")
+def conv2d_forward_padding_after(x, w, b, stride=1, pad=0):
+    x = np.asarray(x, float)
+    padded = np.pad(x, ((0, 0), (0, 0), (0, 2 * pad), (0, 2 * pad)))
+    return conv2d_forward(padded, w, b, stride, 0)
