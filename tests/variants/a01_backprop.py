@@ -538,3 +538,25 @@ def kfold_permutation_per_fold_split(n, k, rng):
 def kfold_train_is_everything(n, k, rng):
     order = rng.permutation(n)
     return [(order.copy(), fold) for fold in np.array_split(order, k)]
+
+
+minibatch_sgd = solution(A, "minibatch_sgd")
+
+
+@variant_of("sgd_gradient_ascent")
+def sgd_ascent_by_negative_rate(params, X, y, learning_rate, epochs, batch_size, rng, activation="relu",
+                                loss="softmax", reg=0.0):
+    return minibatch_sgd(params, X, y, -learning_rate, epochs, batch_size, rng, activation, loss, reg)
+
+
+@variant_of("tt_test_inside_train")
+def tt_train_is_everything(n, test_fraction, rng):
+    order = rng.permutation(n)
+    return order.copy(), order[:int(round(test_fraction * n))]
+
+
+@variant_of("tvt_not_shuffled")
+def tvt_in_order(n, val_fraction, test_fraction, rng):
+    n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
+    idx = np.arange(n)
+    return idx[n_val + n_test:], idx[n_test:n_test + n_val], idx[:n_test]

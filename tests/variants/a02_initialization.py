@@ -256,3 +256,13 @@ def train_sum_loss_scaled(params, X, Y, lr, steps):
     size = np.asarray(Y).size
     trained, losses = train_two_layer(params, X, Y, lr * size, steps)
     return trained, np.asarray(losses) * size
+
+
+@variant_of("xavier_normal_fan_out_only")
+def xavier_normal_fan_out_only_standard(shape, rng, gain=1.0):
+    return gain * np.sqrt(2.0 / shape[0]) * rng.standard_normal(shape)
+
+
+@variant_of("kaiming_uniform_no_factor_2")
+def kaiming_uniform_relu_as_linear(shape, rng, mode="fan_in", nonlinearity="relu"):
+    return kaiming_uniform(shape, rng, mode, "linear" if nonlinearity == "relu" else nonlinearity)

@@ -350,3 +350,20 @@ def sgd_step_sign_zero_is_one_after(params, grads0, eta, n, lam2=0.0, lam1=0.0):
     new = sgd_step(params, grads0, eta, n, lam2, lam1)
     return {k: (v - eta * lam1 / n * (np.asarray(params[k]) == 0) if k.startswith("W") else v)
             for k, v in new.items()}
+
+
+@variant_of("_sample_nearest")
+def sample_nearest_rint(x, theta):
+    x, theta = np.asarray(x, float), np.asarray(theta, float)
+    n, c, h, w = x.shape
+    out = np.zeros_like(x)
+    for k in range(n):
+        for i in range(h):
+            for j in range(w):
+                gx, gy = (2 * j + 1) / w - 1, (2 * i + 1) / h - 1
+                sx = theta[k, 0, 0] * gx + theta[k, 0, 1] * gy + theta[k, 0, 2]
+                sy = theta[k, 1, 0] * gx + theta[k, 1, 1] * gy + theta[k, 1, 2]
+                col, row = int(np.floor(((sx + 1) * w - 1) / 2 + 0.5)), int(np.floor(((sy + 1) * h - 1) / 2 + 0.5))
+                if 0 <= row < h and 0 <= col < w:
+                    out[k, :, i, j] = x[k, :, row, col]
+    return out

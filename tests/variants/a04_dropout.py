@@ -403,3 +403,18 @@ def cutout_first_centre_for_all(x, size, rng=None, centers=None):
     if centers is not None:
         centers = np.repeat(np.asarray(centers)[:1], len(centers), axis=0)
     return cutout(x, size, rng=rng, centers=centers)
+
+
+@variant_of("gaussian_variance_p_one_minus_p")
+def gaussian_variance_p_one_minus_p_standard(x, p, mode, rng=None):
+    x = np.asarray(x, float)
+    if mode != "train":
+        return x
+    return x * (1.0 + np.sqrt(p * (1.0 - p)) * rng.standard_normal(x.shape))
+
+
+@variant_of("cutout_corner_at_center")
+def cutout_centres_shifted(x, size, rng=None, centers=None):
+    if centers is not None:
+        centers = np.asarray(centers) + size // 2
+    return cutout(x, size, rng=rng, centers=centers)

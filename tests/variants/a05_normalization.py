@@ -523,3 +523,54 @@ def gn_interleaved_groups_by_transpose(x, gamma, beta, G, eps=1e-5):
     out = np.empty_like(x)
     out[:, order] = groupnorm_forward(x[:, order], np.ones(c), np.zeros(c), G, eps)
     return out * np.asarray(gamma).reshape(1, c, 1, 1) + np.asarray(beta).reshape(1, c, 1, 1)
+
+
+@variant_of("sbnb_no_mean_var_paths")
+def sbnb_local_gradient_only(dout, cache):
+    _, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
+    scale = (np.asarray(cache["gamma"]) / _std(cache)).reshape(1, -1, 1, 1)
+    return np.asarray(dout, float) * scale, dgamma, dbeta
+
+
+@variant_of("gnb_no_mean_var_paths")
+def gnb_local_gradient_only(dout, x, gamma, G, eps=1e-5):
+    _, dgamma, dbeta = groupnorm_backward(dout, x, gamma, G, eps)
+    x = np.asarray(x, float)
+    n, c, h, w = x.shape
+    std = np.sqrt(x.reshape(n, G, -1).var(axis=2) + eps)                     # (N, G)
+    std = np.repeat(std, c // G, axis=1).reshape(n, c, 1, 1)
+    return np.asarray(dout, float) * np.asarray(gamma).reshape(1, c, 1, 1) / std, dgamma, dbeta
+
+
+@variant_of("lbn_no_mean_var_paths")
+def lbn_local_gradient_only(dout, x, W, b, gamma, beta, eps=1e-5):
+    x, dout = np.asarray(x, float), np.asarray(dout, float)
+    z = np.einsum("nd,md->nm", x, np.asarray(W, float)) + b
+    dz = dout * gamma / np.sqrt(z.var(axis=0) + eps)
+    return np.einsum("nm,nd->md", dz, x), np.einsum("nm->m", dz)
+
+
+@variant_of("ws_kernel_only")
+def ws_kernel_only_keepdims(W, eps=1e-5):
+    W = np.asarray(W, float)
+    return (W - W.mean(axis=(-2, -1), keepdims=True)) / np.sqrt(W.var(axis=(-2, -1), keepdims=True) + eps)
+
+
+@variant_of("fold_linear_bias_not_scaled")
+def fold_linear_bias_added_after(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    W_folded, b_zero = batchnorm_fold(W, np.zeros_like(np.asarray(b, float)), gamma, beta, running_mean,
+                                      running_var, eps)
+    return W_folded, np.asarray(b_zero) + b
+
+
+@variant_of("sbn_statistics_over_batch_only")
+def sbn_statistics_over_batch_only_keepdims(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                                            training=True):
+    result = list(solution(A, "spatial_batchnorm_forward")(x, gamma, beta, running_mean, running_var, momentum, eps,
+                                                           training))
+    if training:
+        x = np.asarray(x, float)
+        c = x.shape[1]
+        x_hat = (x - x.mean(axis=0, keepdims=True)) / np.sqrt(x.var(axis=0, keepdims=True) + eps)
+        result[0] = np.asarray(gamma).reshape(1, c, 1, 1) * x_hat + np.asarray(beta).reshape(1, c, 1, 1)
+    return tuple(result)
