@@ -293,6 +293,21 @@ def _expect_mask_pattern(got, mask, dout, fname: str, inputs: str, new_mask: Mis
                                                 f"for units it dropped, for {inputs}", new_mask))
 
 
+def _kept_scale_cause(out: np.ndarray, x: np.ndarray, p: float, mistakes) -> str:
+    """When the kept outputs are all x times one factor, the catalogued mistake that factor reveals (1: not
+    rescaled; 1/p: keep and drop probabilities swapped), as a 'Likely mistake' line; else ''."""
+    with np.errstate(all="ignore"):
+        ratios = (out / x)[(out != 0) & (x != 0)]
+    if ratios.size == 0 or not np.allclose(ratios, ratios[0], rtol=1e-9):
+        return ""
+    by_name = {m.name: m for m in mistakes}
+    for factor, name in ((1.0, "no_rescale"), (1.0 / p if p > 0 else math.inf, "keep_probability_swapped")):
+        found = [m for key, m in by_name.items() if key.endswith(name)]
+        if found and math.isclose(ratios[0], factor, rel_tol=1e-9):
+            return f"\nLikely mistake: {found[0].message}"
+    return ""
+
+
 def _expect_repeatable(backward, fname, dout, cache, inputs):
     """The same dout and cache must give the same gradient twice: no new random mask in the backward pass."""
     first = backward(dout, cache)
@@ -588,7 +603,8 @@ def check_dropout_mask(dropout_forward, rng):
     dropped = out == 0
     kept = np.isclose(out, x / (1 - p), rtol=1e-12, atol=0)
     expect_true(np.all(dropped | kept), f"dropout_forward with its own mask ({inputs}): every output must be 0 "
-                                        "(dropped) or x / (1 - p) (kept)")
+                                        "(dropped) or x / (1 - p) (kept)"
+                                        + _kept_scale_cause(out, x, p, DROPOUT_MASK_MISTAKES))
     rate = dropped.mean()
     expect_true(_n_se(rate, p, math.sqrt(p * (1 - p) / n)),
                 f"dropout_forward drops a fraction {rate:.3g} of the units for {inputs}; it should drop each unit "
@@ -1073,7 +1089,8 @@ def check_spatial_dropout_mask(spatial_dropout_forward, rng):
     dropped = out == 0
     kept = np.isclose(out, x / (1 - p), rtol=1e-12, atol=0)
     expect_true(np.all(dropped | kept), f"spatial_dropout_forward with its own mask ({inputs}): every output must be "
-                                        "0 (dropped) or x / (1 - p) (kept)")
+                                        "0 (dropped) or x / (1 - p) (kept)"
+                                        + _kept_scale_cause(out, x, p, SPATIAL_MASK_MISTAKES))
     whole = np.all(dropped, axis=(2, 3)) | np.all(kept, axis=(2, 3))
     expect_true(np.all(whole), f"spatial_dropout_forward drops single pixels ({inputs}): "
                                f"{int((~whole).sum())} feature maps are partly dropped; F.dropout2d drops or keeps "

@@ -118,12 +118,13 @@ class Check:
 
     def _explain(self, message: str, log: CallLog, mismatch: Mismatch | None = None) -> str:
         text = f"{self.name}: {message}"
+        if "\nLikely mistake: " in text:  # the check named it already, from a property of the result
+            return text
         try:
             mistake = self.diagnose(log, mismatch)
             if mistake is not None:
-                # a check may have named it already, from a property of the result
-                text += "" if f"Likely mistake: {mistake.message}" in text else f"\nLikely mistake: {mistake.message}"
-            elif "\nLikely mistake: " not in text:
+                text += f"\nLikely mistake: {mistake.message}"
+            else:
                 family = describe_family(mismatch, log)
                 text += f"\nWhat the values show: {family}" if family else ""
         except Exception:  # noqa: BLE001 - a diagnosis never hides the plain message behind a traceback
