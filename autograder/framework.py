@@ -326,6 +326,26 @@ def describe_family(mismatch: Mismatch | None, log: CallLog | None = None) -> st
                         and np.allclose(got, np.transpose(expected, order), rtol=1e-6, atol=1e-10):
                     return (f"the values are right but the axes are in another order (axes {order} of the "
                             "expected layout): a transpose, or a layout such as (N, H, W, C) for (N, C, H, W)")
+        if got.shape == expected.shape and got.ndim >= 2:
+            return _partly_right(got, expected)
+    return None
+
+
+def _partly_right(got: np.ndarray, expected: np.ndarray) -> str | None:
+    """Words for a result that is right on some slices along an axis and wrong on the others (an operation applied
+    to only some channels or rows, a loop that stops early)."""
+    right = np.isclose(got, expected, rtol=1e-6, atol=1e-10)
+    for axis in range(got.ndim):
+        if got.shape[axis] < 2:
+            continue
+        per_slice = right.all(axis=tuple(a for a in range(got.ndim) if a != axis))
+        if per_slice.any() and not per_slice.all() and not right.reshape(-1).all():
+            wrong = np.flatnonzero(~per_slice)
+            if right[tuple(slice(None) if a != axis else wrong for a in range(got.ndim))].any():
+                continue  # the wrong slices are not wholly wrong: no clean pattern along this axis
+            where = "the last" if wrong.tolist() == [got.shape[axis] - 1] else f"{wrong.size} of {got.shape[axis]}"
+            return (f"the values are right except on {where} slice(s) along axis {axis}: an operation applied to "
+                    "only some channels or rows, or a loop that stops one step early?")
     return None
 
 

@@ -250,3 +250,13 @@ def test_a_hard_coded_linear_size_says_which_arguments_the_check_used_and_why():
     message = failure_of(check_cats_vs_dogs, cats_vs_dogs_description)
     assert "height = 100, width = 130" in message and "(3, 100, 130)" in message
     assert "compute it from the arguments" in message
+
+
+def test_a_result_right_on_some_channels_only_is_put_in_words():
+    def last_row_untouched(x):
+        y = x.copy()
+        y[-1] = 0.0
+        return y
+
+    message = failure_of(check_copy, last_row_untouched)
+    assert "What the values show: the values are right except on the last slice(s) along axis 0" in message
