@@ -77,7 +77,9 @@ class _Renamer(ast.NodeTransformer):
 def renamed(text: str) -> str:
     tree = ast.parse(text)
     stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return ast.unparse(_Renamer(stored).visit(tree))
+    parameters = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+                  for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a}
+    return ast.unparse(_Renamer(stored - parameters).visit(tree))
 
 
 def reordered(text: str) -> str:
