@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import copy
 import importlib
-import inspect
 import itertools
 import re
 from pathlib import Path
@@ -24,7 +23,7 @@ from autograder import engine, grading
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
 from autograder.framework import CheckFailed
-from autograder.submissions import fill_solutions, function_source
+from autograder.submissions import fill_solutions, renamed_variables, rewritten_with
 
 ASSIGNMENT, NOTEBOOK = "03_regularization", "regularization.ipynb"
 
@@ -44,43 +43,10 @@ def defined_functions(text: str) -> list[str]:
 
 def alternative_text(text: str) -> str:
     """An answer cell rewritten with tests/alternatives/' implementations (and the helpers they call)."""
-    module = importlib.import_module(f"tests.alternatives.a{ASSIGNMENT[:2]}_{ASSIGNMENT[3:]}")
-    parts, helpers = [], []
-    for name in defined_functions(text):
-        function = getattr(module, name, None)
-        if function is None:
-            return text
-        body = function_source(function, name)
-        for helper, value in vars(module).items():
-            if helper.startswith("_") and inspect.isfunction(value) and re.search(rf"\b{helper}\b", body) \
-                    and helper not in helpers:
-                helpers.append(helper)
-                parts.append(function_source(value, helper))
-        parts.append(body)
-    imports = "import math\nimport numpy as np\nfrom scipy.special import log_softmax\n"
-    return imports + "\n\n".join(parts)
+    return rewritten_with(text, importlib.import_module(f"tests.alternatives.a{ASSIGNMENT[:2]}_{ASSIGNMENT[3:]}"))
 
 
 # --- how copies are disguised -------------------------------------------------------------------------------------
-
-class _Renamer(ast.NodeTransformer):
-    """Every local variable gets another name (parameters and functions keep theirs: the checks call them)."""
-
-    def __init__(self, local_names):
-        self.mapping = {name: f"{name}_value" if len(name) > 2 else f"{name}_tmp" for name in local_names}
-
-    def visit_Name(self, node):
-        node.id = self.mapping.get(node.id, node.id)
-        return node
-
-
-def renamed(text: str) -> str:
-    tree = ast.parse(text)
-    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    parameters = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
-                  for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a}
-    return ast.unparse(_Renamer(stored - parameters).visit(tree))
-
 
 def reordered(text: str) -> str:
     """The cell's top-level functions in the opposite order (imports first)."""
@@ -102,7 +68,7 @@ def commented(text: str) -> str:
     return "\n".join(out)
 
 
-DISGUISES = {"verbatim": lambda t: t, "renamed": renamed, "reordered": reordered, "commented": commented}
+DISGUISES = {"verbatim": lambda t: t, "renamed": renamed_variables, "reordered": reordered, "commented": commented}
 
 
 # --- grading, the cheap way ---------------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ from autograder import notebooks as nbs
 from autograder.a00_getting_started import CHECKS
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, nbgrader
 from autograder.sandbox.worker import bubblewrap_problem
-from autograder.submissions import fill_solutions, with_mistake
+from autograder.submissions import fill_solutions, renamed_variables, with_mistake
 from course.cli import main
-from tests.instructor_class import renamed
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"
 pytestmark = [pytest.mark.pipeline]
@@ -49,7 +48,7 @@ def graded_course(tmp_path_factory):
     copied = copy.deepcopy(solved)
     for cell in copied.cells:
         if nbs.is_solution(cell) and cell.cell_type == "code":
-            cell.source = renamed(cell.source)
+            cell.source = renamed_variables(cell.source)
     submissions = {"solution": solved, "untouched": release, "copier": copied,
                    "mistake-1": with_mistake(solved, mistake, "numerical_gradient"),
                    "mistake-2": with_mistake(solved, mistake, "numerical_gradient")}

@@ -163,9 +163,10 @@ def terminal_summary(graded: GradedClass, stats: list[ExerciseStats], lines: int
     out = [f"{graded.assignment}: {len(graded.students)} students, mean score {_percent(mean)}"
            + (f", {len(graded.not_gradable)} notebooks could not be graded" if graded.not_gradable else "")]
     for s in [s for s in stats if s.cost > 0][:lines]:
+        silent = f" ({_percent(s.no_response)} no response)" if s.no_response else ""
         top = f"; {_percent(s.mistakes[0][1])} of the class: {s.mistakes[0][0]}" if s.mistakes else ""
         out.append(f"  {s.exercise.grade_id}: {s.cost:.2f} of {s.exercise.max_points:g} points lost per student"
-                   + top)
+                   + silent + top)
     return "\n".join(out)
 
 
