@@ -74,12 +74,17 @@ def cmd_report(args):
     for one in written:
         print(one.summary)
         print(f"  report: {one.page}\n  per student and exercise: {one.csv}")
-    left_out = [f"{one.assignment}/{key}: {why}" for one in written for key, why in sorted(one.not_gradable.items())]
-    if left_out:
-        print(f"course report: {len(left_out)} notebook(s) could not be graded and are left out of the report "
-              f"(first: {left_out[0].splitlines()[0]})", file=sys.stderr)
-        return 1
-    return 0
+    return _left_out("report", "could not be graded", [f"{one.assignment}/{key}: {why}" for one in written
+                                                        for key, why in sorted(one.not_gradable.items())])
+
+
+def _left_out(command: str, why: str, notebooks: list[str]) -> int:
+    """Exit status 1 and one line on stderr when notebooks were left out of what the command wrote, else 0."""
+    if not notebooks:
+        return 0
+    print(f"course {command}: {len(notebooks)} notebook(s) {why} and are left out (first: "
+          f"{notebooks[0].splitlines()[0]})", file=sys.stderr)
+    return 1
 
 
 def cmd_similar(args):
@@ -93,12 +98,7 @@ def cmd_similar(args):
     found = similarity.write(course_dir, require_assignments([args.assignment])[0], threshold=args.threshold,
                              min_tokens=args.min_tokens)
     print(found.summary)
-    if found.unreadable:
-        first = next(iter(sorted(found.unreadable.items())))
-        print(f"course similar: {len(found.unreadable)} notebook(s) could not be read and are left out "
-              f"(first: {first[0]}: {first[1]})", file=sys.stderr)
-        return 1
-    return 0
+    return _left_out("similar", "could not be read", [f"{key}: {why}" for key, why in sorted(found.unreadable.items())])
 
 
 def cmd_feedback(args):

@@ -33,6 +33,7 @@ NOISE_TOKENS = 25       # copydetect's k: matches shorter than this are noise
 GUARANTEE_TOKENS = 30   # matches at least this long are always found (the winnowing window follows from both)
 THRESHOLD = 0.5
 MIN_TOKENS = 150
+SIDE_BY_SIDE_PAIRS = 100  # the most similar pairs shown side by side; similar.csv lists them all
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,17 @@ def html_listing(found: Found) -> str:
             f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(found.unreadable.items())) + "</ul>")
     if found.students > 1:
         parts.append(f'<img alt="similarity of every pair" src="{pair_plot(found)}">')
-    rows = [[Raw(f'<a href="#pair-{k}">{escape(p.student_a)} and {escape(p.student_b)}</a>'),
+    rows = [[Raw(f'<a href="#pair-{k}">{escape(p.student_a)} and {escape(p.student_b)}</a>'
+                 if k < SIDE_BY_SIDE_PAIRS else f"{escape(p.student_a)} and {escape(p.student_b)}"),
              f"{100 * p.similarity:.0f} %", f"{p.matching_tokens:.0f}", len(p.matches)]
             for k, p in enumerate(found.listed)]
     parts.append("<h2>Pairs above the threshold</h2>" + (table(["pair", "similarity", "matching tokens",
                                                                  "cells with matches"], rows, numeric={1, 2, 3})
                                                           if rows else "<p>None.</p>"))
-    for k, pair in enumerate(found.listed):
+    if len(found.listed) > SIDE_BY_SIDE_PAIRS:
+        parts.append(f"<p class=note>The {SIDE_BY_SIDE_PAIRS} most similar pairs are shown side by side below; "
+                     "similar.csv lists every pair above the threshold.</p>")
+    for k, pair in enumerate(found.listed[:SIDE_BY_SIDE_PAIRS]):
         parts.append(f'<h2 id="pair-{k}">{escape(pair.student_a)} and {escape(pair.student_b)}: '
                      f"{100 * pair.similarity:.0f} %</h2>")
         for match in sorted(pair.matches, key=lambda m: -m.tokens_a):
