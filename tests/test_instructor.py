@@ -8,11 +8,17 @@ tests/test_instructor_pipeline.py goes through the real `course grade`.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import csv
+import functools
+import keyword
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.instructor import graded_class, report, similarity
 from autograder.instructor.html_page import escape
@@ -182,3 +188,46 @@ def test_help(capsys, command):
     with pytest.raises(SystemExit) as exit:
         course(capsys, command, "--help")
     assert exit.value.code == 0 and capsys.readouterr().out.startswith(f"usage: course {command}")
+
+
+IDENTIFIERS = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name) and name not in dir(builtins))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.data())
+def test_any_renaming_of_the_variables_still_matches(data):
+    """Whatever new names a copier picks for the variables, the copy matches the original in full."""
+    original = _long_answer()
+    tree = ast.parse(original)
+    local = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
+    new_names = data.draw(st.lists(IDENTIFIERS, min_size=len(local), max_size=len(local), unique=True))
+    mapping = dict(zip(local, new_names))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in mapping:
+            node.id = mapping[node.id]
+    _, boilerplate = _assignment_boilerplate()
+    a, b = similarity.fingerprint(original, boilerplate), similarity.fingerprint(ast.unparse(tree), boilerplate)
+    tokens_a, _ = similarity.matching_tokens(a, b)
+    assert tokens_a / a.token_coverage > 0.9
+
+
+@functools.lru_cache(maxsize=None)
+def _long_answer() -> str:
+    source, release = synthetic.source_and_release()
+    return synthetic.alternative_text(synthetic.answer_cells(fill_solutions(release, source))
+                                      ["affine_sample_answer"].source)
+
+
+@functools.lru_cache(maxsize=None)
+def _assignment_boilerplate():
+    return similarity.answer_cells_and_boilerplate(synthetic.ASSIGNMENT)
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=30).filter(
+    lambda line: not line.startswith("Likely mistake:")), max_size=5),
+       st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+                        min_size=1, max_size=30).filter(str.strip), max_size=3))
+def test_the_mistake_name_is_the_last_likely_mistake_line(other_lines, mistakes):
+    lines = other_lines + [f"Likely mistake: {m}" for m in mistakes]
+    assert graded_class.mistake_name("\n".join(lines)) == (mistakes[-1].strip() if mistakes else None)

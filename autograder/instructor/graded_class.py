@@ -107,7 +107,9 @@ def load(course_dir: Path, assignment: str) -> GradedClass:
     if not_done:
         raise CourseError(f"{assignment}: {len(not_done)} of {len(tasks)} submissions are not graded yet (first: "
                           f"{not_done[0]}); run course grade {assignment} first")
-    graded = GradedClass(assignment, exercises(assignment), [], [])
+    graded = GradedClass(assignment, exercises(assignment), [], [], manual_cells=sum(
+        1 for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment) for cell in nbs.read_notebook(path).cells
+        if nbs.is_grade(cell) and nbs.is_solution(cell)))
     by_notebook: dict[str, list[Exercise]] = {}
     for exercise in graded.exercises:
         by_notebook.setdefault(exercise.notebook, []).append(exercise)
@@ -129,7 +131,6 @@ def load(course_dir: Path, assignment: str) -> GradedClass:
                 continue
             left_alone = {gid for gid, comment in engine.auto_comments(notebook).items()
                           if comment == engine.NO_RESPONSE}
-            graded.manual_cells = sum(1 for c in cells.values() if c["points"] is None)
             for exercise in by_notebook.get(name, []):
                 cell = cells.get(exercise.grade_id)
                 if cell is None or cell["points"] is None:
