@@ -15,7 +15,7 @@ table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0
 th { text-align: left; background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { color: #555; font-size: 0.92em; } img { max-width: 100%; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; }
 pre { background: #f8f8f8; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 mark { background: #ffd97a; }
 """

@@ -207,10 +207,11 @@ def pair_plot(found: Found) -> str:
     n = found.students * (found.students - 1) // 2
     values = [100 * p.similarity for p in found.pairs] + [0.0] * (n - len(found.pairs))
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.hist(values, bins=list(range(0, 101, 5)), color="#4c78a8", edgecolor="white", log=True)
+    ax.hist(values, bins=list(range(0, 101, 5)), color="#4c78a8", edgecolor="white")
     ax.axvline(100 * found.threshold, color="#e45756", linestyle="--", label="threshold")
     ax.set(title=f"{found.assignment}: similarity of every pair ({n} pairs)", xlabel="similarity (%)",
-           ylabel="pairs (log scale)", xlim=(0, 100))
+           ylabel="pairs", xlim=(0, 100))
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return png_data_uri(fig)
