@@ -64,26 +64,32 @@ def with_mistake(notebook, mistake: Mistake, function_name: str):
 
 def rewritten_with(cell_source: str, module) -> str:
     """cell_source with each top-level function replaced by the module's function of that name, after the module's
-    imports and the private helpers (names starting with _) those functions call; unchanged where the module lacks
-    one of the cell's functions. Makes a student who wrote every answer their own way from, for example,
-    tests/alternatives/."""
+    imports and the private helpers (functions and constants whose names start with _) they use; unchanged where
+    the module lacks one of the cell's functions. Makes a student who wrote every answer their own way from, for
+    example, tests/alternatives/."""
     tree = ast.parse(cell_source)
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     if not names or not all(inspect.isfunction(getattr(module, name, None)) for name in names):
         return cell_source
-    module_tree = ast.parse(inspect.getsource(module))
+    module_source = inspect.getsource(module)
+    module_tree = ast.parse(module_source)
     parts = [ast.unparse(node) for node in module_tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
              and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
-    helpers = []
-    for name in names:
-        body = function_source(getattr(module, name), name)
-        for helper, value in vars(module).items():
-            if (helper.startswith("_") and inspect.isfunction(value) and helper not in helpers
-                    and helper in {n.id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Name)}):
-                helpers.append(helper)
-                parts.append(function_source(value, helper))
-        parts.append(body)
-    return "\n\n".join(parts)
+    private = {}  # name -> its definition, for the module's private functions and constants
+    for node in module_tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("_"):
+            private[node.name] = function_source(getattr(module, node.name), node.name)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id.startswith("_"):
+            private[node.targets[0].id] = ast.get_source_segment(module_source, node)
+    bodies = [function_source(getattr(module, name), name) for name in names]
+    needed, todo = [], list(bodies)
+    while todo:  # the helpers the functions use, and the helpers those use
+        used = {n.id for n in ast.walk(ast.parse(todo.pop())) if isinstance(n, ast.Name)}
+        for helper in sorted(used & set(private) - set(needed)):
+            needed.append(helper)
+            todo.append(private[helper])
+    return "\n\n".join(parts + [private[h] for h in reversed(needed)] + bodies)
 
 
 class _Renamer(ast.NodeTransformer):
