@@ -1,14 +1,18 @@
 """The demo: a whole course cycle on a made-up class, in build/demo (a course directory of its own).
 
-Releases every assignment, submits for a demo class (the full solution, the untouched release, and three students
-who each make one typical mistake from the checks' catalogues), grades with `course grade` (sandboxed where
-bubblewrap is available), generates feedback, exports grades to CSV, prints a summary table and plots the score
+Releases every assignment, submits for a demo class (the full solution, the untouched release, three students
+who each make one typical mistake from the checks' catalogues, a student who wrote every answer their own way, from
+tests/alternatives/, and one who copied that student's work and renamed the variables), grades with `course grade`
+(sandboxed where bubblewrap is available), generates feedback, exports grades to CSV, writes the class reports
+(`course report`) and the similarity listings (`course similar`), prints a summary table and plots the score
 distribution. The directory is rebuilt from scratch on every run.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
+import importlib.util
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -18,10 +22,15 @@ import nbformat
 from autograder import notebooks as nbs
 from autograder import grading, submissions
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, check_module, course_id, nbgrader, require_assignments
+from autograder.instructor import report as class_report
+from autograder.instructor import similarity
 from autograder.sandbox.worker import bubblewrap_problem
 
 DEMO_DIR = REPO_ROOT / "build" / "demo"
 MISTAKE_STUDENTS = 3
+ALTERNATIVES = REPO_ROOT / "tests" / "alternatives"  # correct answers written differently from the worked solution
+OWN_WAY, COPIER = "demo-own-way", "demo-copier"
+COPYING_PAIR = (COPIER, OWN_WAY)  # as `course similar` lists a pair: in name order
 
 
 def demo_submissions(assignment: str, release_dir: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
@@ -40,7 +49,29 @@ def demo_submissions(assignment: str, release_dir: Path) -> dict[str, dict[str, 
                     solved, mistake, mistake.replaces or chk.functions[0])
             except ValueError:
                 students[f"demo-mistakes-{k + 1}"][source_path.name] = solved  # that function is in another notebook
+        alternatives = _alternatives(assignment)
+        if alternatives is not None:
+            own_way = copy.deepcopy(solved)
+            for cell in own_way.cells:
+                if cell.cell_type == "code" and nbs.is_solution(cell):
+                    cell.source = submissions.rewritten_with(cell.source, alternatives)
+            copied = copy.deepcopy(own_way)
+            for cell in copied.cells:
+                if cell.cell_type == "code" and nbs.is_solution(cell):
+                    cell.source = submissions.renamed_variables(cell.source)
+            students[OWN_WAY][source_path.name], students[COPIER][source_path.name] = own_way, copied
     return students
+
+
+def _alternatives(assignment: str):
+    """The module of tests/alternatives/ for the assignment (aNN_name.py), or None where a clone has none."""
+    path = ALTERNATIVES / f"a{assignment}.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"demo_alternatives_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _mistakes_to_show(checks) -> list:
@@ -69,7 +100,9 @@ def run(out: Path = DEMO_DIR, assignments: list[str] | None = None) -> Path:
     print()
     print(summary_table(rows))
     print(f"\nDemo course directory: {out}\n  grades: {out / 'grades.csv'}\n  plot: {out / 'scores.png'}\n"
-          f"  feedback: {out / 'feedback'}")
+          f"  feedback: {out / 'feedback'}\n  class reports and similarity listings: {out / 'reports'}/<assignment>/"
+          f"report.html and similar.html\n  ({COPIER} copied {OWN_WAY} and renamed the variables; the other demo "
+          "students are all made from the worked solution, so they are listed as alike too)")
     return out / "grades.csv"
 
 
@@ -89,6 +122,11 @@ def _run_in(building: Path, assignments: list[str]) -> list[dict]:
     for assignment in assignments:
         print(f"== {assignment}: feedback")
         nbgrader(building, "generate_feedback", assignment, "--force", quiet=True)
+    print("== class reports and similar submissions")
+    for written in class_report.write(building, assignments):
+        print(written.summary)
+    for assignment in assignments:
+        print(similarity.write(building, assignment).summary.split("\n  side by side")[0])
     grades_csv = building / "grades.csv"
     nbgrader(building, "export", f"--to={grades_csv}", quiet=True)
     rows = read_grades(grades_csv)

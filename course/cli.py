@@ -52,6 +52,55 @@ def cmd_grade(args):
     print(f"report: {csv_path} and {json_path}")
 
 
+def _submitted_assignments(course_dir: Path, named: list[str]) -> list[str]:
+    """The assignments named, or else every assignment someone submitted."""
+    from autograder.course_dir import require_assignments
+
+    if named:
+        return require_assignments(named)
+    found = [a for a in require_assignments([]) if any((course_dir / "submitted").glob(f"*/{a}"))]
+    if not found:
+        raise UsageError(f"{course_dir}: no submissions in submitted/ (an empty class)")
+    return found
+
+
+def cmd_report(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT
+    from autograder.instructor import report
+
+    course_dir = Path(args.course_dir or REPO_ROOT).resolve()
+    written = report.write(course_dir, _submitted_assignments(course_dir, args.assignments))
+    for one in written:
+        print(one.summary)
+        print(f"  report: {one.page}\n  per student and exercise: {one.csv}")
+    return _left_out("report", "could not be graded", [f"{one.assignment}/{key}: {why}" for one in written
+                                                        for key, why in sorted(one.not_gradable.items())])
+
+
+def _left_out(command: str, why: str, notebooks: list[str]) -> int:
+    """Exit status 1 and one line on stderr when notebooks were left out of what the command wrote, else 0."""
+    if not notebooks:
+        return 0
+    print(f"course {command}: {len(notebooks)} notebook(s) {why} and are left out (first: "
+          f"{notebooks[0].splitlines()[0]})", file=sys.stderr)
+    return 1
+
+
+def cmd_similar(args):
+    _instructor_tools()
+    from autograder.course_dir import REPO_ROOT, require_assignments
+    from autograder.instructor import similarity
+
+    course_dir = Path(args.course_dir or REPO_ROOT).resolve()
+    if not 0 < args.threshold <= 1:
+        raise UsageError("--threshold must be above 0 and at most 1")
+    found = similarity.write(course_dir, require_assignments([args.assignment])[0], threshold=args.threshold,
+                             min_tokens=args.min_tokens)
+    print(found.summary)
+    return _left_out("similar", "could not be read", [f"{key}: {why}" for key, why in sorted(found.unreadable.items())])
+
+
 def cmd_feedback(args):
     _instructor_tools()
     from autograder.course_dir import REPO_ROOT, nbgrader, require_assignments
@@ -131,6 +180,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
     sub.add_argument("--unsafe", action="store_true",
                      help="run student code without the sandbox (only for trusted work, where bubblewrap is missing)")
+    course_dir_option(sub)
+
+    sub = add("report", cmd_report, "After course grade: a class report per assignment (HTML page with plots, "
+                                    "CSV, a terminal summary): score distribution, what each exercise cost the "
+                                    "class, its most frequent named mistakes. Exits 1 when a notebook could not "
+                                    "be graded (it is left out).")
+    sub.add_argument("assignments", nargs="*", help="assignment names (default: every assignment submitted)")
+    course_dir_option(sub)
+
+    sub = add("similar", cmd_similar, "Compare every pair of submissions of an assignment, answer cell by answer "
+                                      "cell (copydetect, the released stubs and given code left out), and list the "
+                                      "pairs above a threshold with their matching parts side by side (HTML).")
+    sub.add_argument("assignment", help="assignment name")
+    sub.add_argument("--threshold", type=float, default=0.5,
+                     help="list pairs whose answers match at least this share, weighted by length (default 0.5)")
+    sub.add_argument("--min-tokens", type=int, default=150,
+                     help="and share at least this many tokens of code (default 150), so that short answers "
+                          "everyone writes alike never list a pair")
     course_dir_option(sub)
 
     sub = add("feedback", cmd_feedback, "Write HTML feedback for graded submissions into feedback/ (nbgrader).")

@@ -38,6 +38,13 @@ def test_demo_grades_range_from_nothing_to_everything(demo_dir):
     assert (demo_dir / "scores.png").stat().st_size > 1000
 
 
+def test_demo_writes_the_class_report_and_lists_the_copy(demo_dir):
+    folder = demo_dir / "reports" / ASSIGNMENT
+    assert "of the class:" in (folder / "report.html").read_text()
+    with open(folder / "similar.csv", newline="") as f:
+        assert demo.COPYING_PAIR in {(r["student_a"], r["student_b"]) for r in csv.DictReader(f)}
+
+
 def test_feedback_names_the_mistakes_and_hides_the_tests(demo_dir):
     for k in range(1, demo.MISTAKE_STUDENTS + 1):
         (page,) = (demo_dir / "feedback" / f"demo-mistakes-{k}" / ASSIGNMENT).glob("*.html")
@@ -60,7 +67,7 @@ def test_course_grade_agrees_with_stock_nbgrader_autograde(demo_dir, tmp_path):
     with Gradebook(f"sqlite:///{demo_dir / 'gradebook.db'}") as ours, \
             Gradebook(f"sqlite:///{stock / 'gradebook.db'}") as theirs:
         students = [s.id for s in ours.students]
-        assert len(students) == 2 + demo.MISTAKE_STUDENTS
+        assert len(students) == 2 + demo.MISTAKE_STUDENTS + len(demo.COPYING_PAIR)
         for student in students:
             for cell in cells:
                 mine = ours.find_grade(cell, source_path.stem, ASSIGNMENT, student)
