@@ -266,11 +266,14 @@ def grade_here(submission, source, workdir: Path | None = None,
     back, engine.restore_locked_cells); cells tagged experiment are skipped. A test cell passes when it raises
     nothing; written answers are left to a person. workdir: the folder the cells run in (the notebook's own).
     """
-    written = [c for c in source.cells if nbs.is_grade(c) and nbs.is_solution(c)]
-    # an answer left as released gets 0 without a person, as under nbgrader: its checksum tells (engine.auto_comments)
-    checksums = engine.released_checksums(source) if written else {nbs.grade_id(c): "" for c in source.cells}
+    # A written answer left as released gets 0 without a person, as under nbgrader: the checksum of its release
+    # tells (engine.auto_comments). Computing it imports nbgrader (a second), so only where an answer may be
+    # untouched: where it still holds the text that stands in for a solution.
+    maybe_untouched = any(nbs.is_grade(c) and nbs.is_solution(c) and any(s in c.get("source", "") for s in _stubs())
+                          for c in submission.cells)
+    checksums = engine.released_checksums(source) if maybe_untouched else {nbs.grade_id(c): "" for c in source.cells}
     graded = engine.restore_locked_cells(submission, source, checksums)
-    untouched = {gid for gid, comment in engine.auto_comments(graded).items() if comment} if written else set()
+    untouched = {gid for gid, comment in engine.auto_comments(graded).items() if comment} if maybe_untouched else set()
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots of the learner's cells are drawn nowhere
     grades = []
@@ -286,6 +289,15 @@ def grade_here(submission, source, workdir: Path | None = None,
             elif nbs.is_grade(cell):  # a written answer or a task
                 grades.append(engine.CellGrade(nbs.grade_id(cell), None, nbs.points(cell), "graded by hand"))
     return engine.NotebookGrade(grades)
+
+
+@functools.lru_cache(maxsize=1)
+def _stubs() -> tuple[str, ...]:
+    """The texts the release puts in place of a solution (nbgrader_config.py's ClearSolutions stubs)."""
+    clear = engine.nbgrader_config().ClearSolutions
+    code = clear.code_stub.get("python", "") if "code_stub" in clear else ""
+    text = clear.text_stub if "text_stub" in clear else ""
+    return tuple(line for stub in (code, text) for line in stub.split("\n")[:1] if line.strip())
 
 
 @contextlib.contextmanager
