@@ -14,6 +14,7 @@ a student install has JupyterLab but no sources to release, so it gets a one-lin
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shlex
 import shutil
@@ -27,6 +28,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKSPACE = REPO_ROOT / "workspace"  # git-ignored
 # Files nbgrader leaves out of a release (its CourseDirectory.ignore); they are never expected in a workspace.
 RELEASE_IGNORES = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
+# A learner's JupyterLab leaves out what only instructors use, and asks nothing about news: JupyterLab plugins
+# disabled in the page config of the server `start_lab` starts (nobody else's). Validate and the assignment list stay.
+LEARNER_HIDDEN_PLUGINS = (
+    "@jupyter/nbgrader:create-assignment",            # the Create Assignment sidebar
+    "@jupyter/nbgrader:formgrader",                   # Nbgrader > Formgrader
+    "@jupyter/nbgrader:course-list",                  # Nbgrader > Course List: an instructor's courses
+    "@jupyterlab/apputils-extension:announcements",   # "Would you like to get notified about Jupyter news?"
+)
 
 
 class WorkspaceError(Exception):
@@ -87,17 +96,30 @@ def lab_command(folder: Path, port: int | None = None, open_browser: bool = True
     return command
 
 
-def lab_environment() -> dict[str, str]:
+def lab_environment(config_dirs: list[Path] = ()) -> dict[str, str]:
     """os.environ for JupyterLab: this environment's commands first, and the course's nbgrader settings.
 
     PATH: a terminal or a `!course check ...` cell in JupyterLab finds this environment's `course` command.
     JUPYTER_CONFIG_PATH: Validate reads nbgrader_config.py from the Jupyter config path, so it runs notebooks
-    with the course's settings (the time a cell may take) rather than nbgrader's defaults.
+    with the course's settings (the time a cell may take) rather than nbgrader's defaults. config_dirs come first
+    (write_learner_config's folder, for a learner's JupyterLab).
     """
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), env.get("JUPYTER_CONFIG_PATH")] if p)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in [*map(str, config_dirs), str(REPO_ROOT), env.get("JUPYTER_CONFIG_PATH")] if p)
     return env
+
+
+def write_learner_config(folder: Path) -> Path:
+    """A Jupyter config folder (labconfig/page_config.json) that hides LEARNER_HIDDEN_PLUGINS; returns folder.
+
+    On a server's JUPYTER_CONFIG_PATH it applies to that server alone: the user's own settings are not touched.
+    """
+    target = Path(folder) / "labconfig" / "page_config.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"disabledExtensions": {name: True for name in LEARNER_HIDDEN_PLUGINS}}, indent=1))
+    return Path(folder)
 
 
 def start_lab(folder: str | Path = DEFAULT_WORKSPACE, port: int | None = None, open_browser: bool = True) -> int:
@@ -105,13 +127,15 @@ def start_lab(folder: str | Path = DEFAULT_WORKSPACE, port: int | None = None, o
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise WorkspaceError(f"{folder}: no such folder (prepare the workspace first)")
-    process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=lab_environment())
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it to finish
-            continue
+    with tempfile.TemporaryDirectory(prefix="course-lab-config-") as config:  # as long as the server runs
+        env = lab_environment([write_learner_config(Path(config))])
+        process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=env)
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it to finish
+                continue
 
 
 def _instructor_tools():
