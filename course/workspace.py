@@ -49,10 +49,12 @@ class Prepared:
     folder: Path
     added: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    index: Path | None = None  # the progress notebook, when this run added it
 
     def summary(self) -> str:
         return (f"workspace {self.folder}: {len(self.added)} file(s) added, "
-                f"{len(self.kept)} of yours kept as they are")
+                f"{len(self.kept)} of yours kept as they are"
+                + (f"; {self.index.name} shows your progress" if self.index else ""))
 
 
 def prepare(folder: str | Path = DEFAULT_WORKSPACE, assignments: list[str] | None = None) -> Prepared:
@@ -76,7 +78,41 @@ def prepare(folder: str | Path = DEFAULT_WORKSPACE, assignments: list[str] | Non
                 _copy_missing(Path(scratch) / "release" / name, folder / name, prepared)
     for name in names:  # what was there before and was not added now is the learner's
         prepared.kept += sorted(p for p in (folder / name).rglob("*") if p.is_file() and p not in prepared.added)
+    prepared.index = write_index(folder)
     return prepared
+
+
+INDEX_NOTEBOOK = "progress.ipynb"
+
+
+def write_index(folder: Path) -> Path | None:
+    """progress.ipynb in the workspace: the learner's progress and how to check inside a notebook.
+
+    Written when missing (the learner's copy is never touched); returns its path when written. The assignments'
+    notebooks do not depend on it: they are the student versions as released.
+    """
+    import nbformat
+
+    target = folder / INDEX_NOTEBOOK
+    if target.exists():
+        return None
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(
+            "# Your progress\n\n"
+            "Run the cell below to grade every notebook of this workspace, as saved, with the course's hidden "
+            "checks: points per assignment, a bar chart, and what is still missing (`course progress` in a "
+            "terminal prints the same).\n\n"
+            "Inside an assignment's notebook, a cell with\n\n"
+            "```python\nfrom course.self_check import check; check()\n```\n\n"
+            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one."),
+        nbformat.v4.new_code_cell("from course.progress import show\n\nshow()"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    nbformat.write(notebook, partial)
+    partial.replace(target)
+    return target
 
 
 def lab_command(folder: Path, port: int | None = None, open_browser: bool = True) -> list[str]:
