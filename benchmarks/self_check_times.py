@@ -4,8 +4,8 @@
                                                     [--skip kernel,check,grade] [ASSIGNMENT ...]
 
 - in the notebook: a real Jupyter kernel runs the learner's solved notebook (as released, answers filled in,
-  experiments skipped; torch imported, as every notebook but the first does), then `check("<first exercise>")` and
-  `check()`; timed inside the kernel (what the learner waits for) and at the client (with the round trip);
+  experiments skipped; torch imported, as every notebook but the first does), then `check("<first exercise>")`
+  twice (the first call of a kernel also imports the assignment's checks) and `check()`; timed inside the kernel;
 - `course check NOTEBOOK` from a terminal, per notebook, solved and untouched, a new process each time (the median
   of --repeat runs). --course: another `course` command to time the same way (an older clone, for before/after);
 - `course grade` on a class of --class-size submissions of one assignment (the first given, 00_getting_started by
@@ -67,14 +67,15 @@ def first_exercise(source_path: Path) -> str:
 TIMED_CHECK = """
 import time as _time
 from course.self_check import check as _check
-_started = _time.perf_counter()
+_started, _cpu = _time.perf_counter(), _time.process_time()
 _report = _check({exercise!r})
-print("SELF-CHECK", _time.perf_counter() - _started, _report.points, _report.max_points, len(_report.rows))
+print("SELF-CHECK", _time.perf_counter() - _started, _time.process_time() - _cpu, _report.points, _report.max_points,
+      len(_report.rows))
 """
 
 
 def time_in_kernel(notebook: Path, exercise: str) -> dict:
-    """Seconds of check(exercise) and check() in a kernel that ran the notebook, inside it and at the client."""
+    """(wall, CPU seconds, points, rows) of check(exercise), twice, and check() in a kernel that ran the notebook."""
     from jupyter_client.manager import start_new_kernel
 
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(notebook.parent),
@@ -86,19 +87,18 @@ def time_in_kernel(notebook: Path, exercise: str) -> dict:
             if cell.cell_type == "code" and not nbs.is_experiment(cell):
                 client.execute_interactive(cell.source, timeout=300, output_hook=lambda message: None)
         result = {}
-        for label, argument in (("one exercise", exercise), ("whole notebook", None)):
+        # the first check of a kernel also imports the checks of its assignment
+        for label, argument in (("first", exercise), ("one exercise", exercise), ("whole notebook", None)):
             printed = []
 
             def keep(message):
                 if message["msg_type"] == "stream":
                     printed.append(message["content"]["text"])
 
-            started = time.perf_counter()
             client.execute_interactive(TIMED_CHECK.format(exercise=argument), timeout=300, output_hook=keep)
-            at_client = time.perf_counter() - started
             line = next(t for t in "".join(printed).splitlines() if t.startswith("SELF-CHECK"))
-            _, seconds, points, max_points, rows = line.split()
-            result[label] = (float(seconds), at_client, f"{float(points):g}/{float(max_points):g}", int(rows))
+            _, seconds, cpu, points, max_points, rows = line.split()
+            result[label] = (float(seconds), float(cpu), f"{float(points):g}/{float(max_points):g}", int(rows))
         return result
     finally:
         client.stop_channels()
@@ -143,15 +143,17 @@ def main() -> int:
         notebooks = learner_notebooks(tmp / "course" / "release", tmp / "learner", names)
 
         if "kernel" not in skip:
-            print(f"== in the notebook: course.self_check.check() in a Jupyter kernel ({load()})")
-            print(f"{'notebook':44s} {'exercise':28s} {'one: kernel/client':>19s} {'whole: kernel/client':>21s}"
-                  "  points")
+            print(f"== in the notebook: course.self_check.check() in a Jupyter kernel, wall seconds in the kernel "
+                  f"(its CPU seconds) ({load()})")
+            print(f"{'notebook':44s} {'exercise':26s} {'first call':>13s} {'one exercise':>13s} "
+                  f"{'whole notebook':>14s}  points")
             for assignment, solved, _ in notebooks:
                 exercise = first_exercise(SOURCE_ROOT / assignment / solved.name)
                 timing = time_in_kernel(solved, exercise)
-                one, whole = timing["one exercise"], timing["whole notebook"]
-                print(f"{assignment + '/' + solved.name:44s} {exercise:28s} {one[0]:8.2f} s /{one[1]:5.2f} s"
-                      f" {whole[0]:9.2f} s /{whole[1]:5.2f} s  {whole[2]} ({whole[3]} cells)")
+                first, one, whole = (timing[k] for k in ("first", "one exercise", "whole notebook"))
+                print(f"{assignment + '/' + solved.name:44s} {exercise:26s} "
+                      + " ".join(f"{f'{t[0]:.2f} ({t[1]:.2f})':>13s}" for t in (first, one, whole))
+                      + f"   {whole[2]} ({whole[3]} cells)")
 
         if "check" not in skip:
             print(f"\n== course check NOTEBOOK from a terminal, median of {args.repeat}: wall seconds (CPU seconds) "
