@@ -62,8 +62,8 @@ def test_self_check_gives_the_points_of_course_grade_on_the_demo_class(assignmen
                 tested = {nbs.grade_id(c) for c in source.cells if nbs.is_test(c)}
                 with contextlib.redirect_stdout(io.StringIO()):
                     here = self_check.grade_here(submission, source, workdir=tmp_path)
-                    in_kernel = self_check.check_namespace(kernel_namespace(submission),
-                                                           self_check.find_source(nbs.grade_id(c) for c in submission.cells))
+                    found = self_check.find_source(nbs.grade_id(c) for c in submission.cells)
+                    in_kernel = self_check.check_namespace(kernel_namespace(submission), found)
                 assert auto_points(here) == expected, f"{student}/{name}: course check"
                 assert in_kernel.not_defined == [], f"{student}/{name}"
                 tests = {gid: points for gid, points in expected.items() if gid in tested}
