@@ -12,12 +12,12 @@ from autograder.course_dir import SOURCE_ROOT, require_assignments
 def check_notebook(path: Path, assignment: str | None = None, with_experiments: bool = False):
     """Grade the notebook at path; returns (printable table, NotebookGrade).
 
-    Like `course grade`: the learner's code in the sandbox (where bubblewrap is missing, it runs unsandboxed, as
-    it would in Jupyter: it is the learner's own), the checks here. with_experiments: run every cell in a Jupyter
-    kernel instead, experiments included, as the notebook itself would.
+    The cells run in this process, without a sandbox (the learner's own code, as Jupyter runs it), each test cell
+    as the source has it, with the checks `course grade` uses (autograder.self_check.grade_here): no sandbox, kernel
+    or second torch import to start, so a check starts in about as long as importing torch takes.
+    with_experiments: run every cell in a Jupyter kernel instead, experiments included, as the notebook itself would.
     """
-    from autograder import grader
-    from autograder.sandbox.worker import Sandbox, bubblewrap_problem
+    from autograder import self_check
 
     if assignment:
         require_assignments([assignment])
@@ -28,10 +28,8 @@ def check_notebook(path: Path, assignment: str | None = None, with_experiments: 
     if with_experiments:
         grade, _ = engine.grade_notebook(submission, source, skip_experiments=False, workdir=path.resolve().parent)
         return format_table(title, grade), grade
-    unsafe = bubblewrap_problem() is not None
-    with Sandbox(unsafe=unsafe) as sandbox:
-        grade, _ = grader.grade_notebook(sandbox, submission, source)
-    return format_table(title + ("  (no sandbox on this machine)" if unsafe else ""), grade), grade
+    grade = self_check.grade_here(submission, source, workdir=path.resolve().parent)
+    return format_table(title, grade), grade
 
 
 def format_table(title: str, grade: engine.NotebookGrade) -> str:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbgrader.preprocessors import ClearSolutions
-from nbgrader.utils import compute_checksum, determine_grade, is_task
 
 from autograder import notebooks as nbs
 from autograder.course_dir import nbgrader_config
+
+# nbgrader and nbclient are imported where they are used: importing nbgrader takes about a second, which
+# `course check` (and every other user of the grade types and find_source) would otherwise wait for at start-up.
 
 CELL_TIMEOUT_SECONDS = 120
 
@@ -60,6 +60,8 @@ class NotebookGrade:
 
 def release_version(source):
     """The source notebook with its solutions replaced by the configured stubs, as nbgrader releases it."""
+    from nbgrader.preprocessors import ClearSolutions
+
     release, _ = ClearSolutions(config=nbgrader_config()).preprocess(copy.deepcopy(source), {})
     return release
 
@@ -69,6 +71,8 @@ def released_checksums(source) -> dict[str, str]:
 
     An answer cell whose checksum is unchanged was left untouched: nbgrader gives it 0 without a person.
     """
+    from nbgrader.utils import compute_checksum
+
     return {nbs.grade_id(cell): compute_checksum(cell) for cell in release_version(source).cells
             if nbs.grade_id(cell)}
 
@@ -121,6 +125,8 @@ def drop_experiments(notebook):
 
 def execute(notebook, workdir: str | Path, timeout: int = CELL_TIMEOUT_SECONDS):
     """Run every code cell in a fresh python3 kernel started in workdir; errors are kept as outputs."""
+    from nbclient import NotebookClient
+
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -131,6 +137,8 @@ def execute(notebook, workdir: str | Path, timeout: int = CELL_TIMEOUT_SECONDS):
 
 
 def score_cells(notebook) -> NotebookGrade:
+    from nbgrader.utils import determine_grade
+
     grades = []
     for cell in notebook.cells:
         if not nbs.is_grade(cell):
@@ -149,6 +157,8 @@ def auto_comments(graded) -> dict[str, str | None]:
     As nbgrader's SaveAutoGrades: "No response." on an answer cell left as released (its checksum, put back from
     the release by restore_locked_cells, still matches), else no comment; a task cell never gets one.
     """
+    from nbgrader.utils import compute_checksum, is_task
+
     return {nbs.grade_id(cell): NO_RESPONSE if not is_task(cell)
             and nbs.nbgrader_meta(cell).get("checksum") == compute_checksum(cell) else None
             for cell in graded.cells if nbs.is_solution(cell) or is_task(cell)}

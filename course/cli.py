@@ -1,4 +1,4 @@
-"""The `course` command: release, grade, feedback, export (instructors), check and lab (self-study), and demo.
+"""The `course` command: release, grade, feedback, export (instructors), check, progress and lab (self-study), and demo.
 
 Every subcommand has --help. A problem with the input (unknown assignment, a missing or broken notebook) prints one
 line to stderr and exits with status 2; nothing is left half-written.
@@ -137,6 +137,29 @@ def cmd_check(args):
     return 0 if grade.auto_points == grade.auto_max else 1
 
 
+def cmd_progress(args):
+    from course import progress, workspace
+
+    try:
+        found = progress.collect(Path(args.workspace) if args.workspace else workspace.DEFAULT_WORKSPACE,
+                                 jobs=args.jobs)
+    except progress.ProgressError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(progress.as_json(found))
+        return 0
+    print(progress.format_progress(found, every_exercise=args.exercises))
+    if args.chart:
+        chart = Path(args.chart).resolve()
+        if not chart.parent.is_dir():
+            raise UsageError(f"{chart.parent}: no such folder")
+        partial = chart.with_name(chart.name + ".partial.png")
+        progress.draw_chart(found, partial)
+        partial.replace(chart)
+        print(f"chart: {chart}")
+    return 0
+
+
 def cmd_lab(args):
     from course import workspace
 
@@ -214,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("notebook", help="your notebook (.ipynb)")
     sub.add_argument("--assignment", help="the assignment it belongs to (default: recognised from its cells)")
     sub.add_argument("--with-experiments", action="store_true", help="also run the cells tagged experiment")
+
+    sub = add("progress", cmd_progress, "Self-study: your points per assignment and exercise across the course, "
+                                        "from your workspace's notebooks as saved, and what is still missing.")
+    sub.add_argument("--workspace", help="your workspace folder (default: workspace/ in the clone)")
+    sub.add_argument("--exercises", action="store_true", help="list every exercise, not only those short of points")
+    sub.add_argument("--chart", help="also draw the bar chart into this PNG file")
+    sub.add_argument("--json", action="store_true", help="print the progress as JSON instead")
+    sub.add_argument("--jobs", type=int, help="notebooks graded at a time (default: all cores)")
 
     sub = add("lab", cmd_lab, "Self-study: put the student version of every assignment into your workspace "
                               "(your work is kept) and open JupyterLab there.")

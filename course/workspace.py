@@ -14,6 +14,7 @@ a student install has JupyterLab but no sources to release, so it gets a one-lin
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shlex
 import shutil
@@ -27,6 +28,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKSPACE = REPO_ROOT / "workspace"  # git-ignored
 # Files nbgrader leaves out of a release (its CourseDirectory.ignore); they are never expected in a workspace.
 RELEASE_IGNORES = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
+# A learner's JupyterLab leaves out what only instructors use, and asks nothing about news: JupyterLab plugins
+# disabled in the page config of the server `start_lab` starts (nobody else's). Validate and the assignment list stay.
+LEARNER_HIDDEN_PLUGINS = (
+    "@jupyter/nbgrader:create-assignment",            # the Create Assignment sidebar
+    "@jupyter/nbgrader:formgrader",                   # Nbgrader > Formgrader
+    "@jupyter/nbgrader:course-list",                  # Nbgrader > Course List: an instructor's courses
+    "@jupyterlab/apputils-extension:announcements",   # "Would you like to get notified about Jupyter news?"
+)
 
 
 class WorkspaceError(Exception):
@@ -40,10 +49,12 @@ class Prepared:
     folder: Path
     added: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    index: Path | None = None  # the progress notebook, when this run added it
 
     def summary(self) -> str:
         return (f"workspace {self.folder}: {len(self.added)} file(s) added, "
-                f"{len(self.kept)} of yours kept as they are")
+                f"{len(self.kept)} of yours kept as they are"
+                + (f"; {self.index.name} shows your progress" if self.index else ""))
 
 
 def prepare(folder: str | Path = DEFAULT_WORKSPACE, assignments: list[str] | None = None) -> Prepared:
@@ -67,7 +78,41 @@ def prepare(folder: str | Path = DEFAULT_WORKSPACE, assignments: list[str] | Non
                 _copy_missing(Path(scratch) / "release" / name, folder / name, prepared)
     for name in names:  # what was there before and was not added now is the learner's
         prepared.kept += sorted(p for p in (folder / name).rglob("*") if p.is_file() and p not in prepared.added)
+    prepared.index = write_index(folder)
     return prepared
+
+
+INDEX_NOTEBOOK = "progress.ipynb"
+
+
+def write_index(folder: Path) -> Path | None:
+    """progress.ipynb in the workspace: the learner's progress and how to check inside a notebook.
+
+    Written when missing (the learner's copy is never touched); returns its path when written. The assignments'
+    notebooks do not depend on it: they are the student versions as released.
+    """
+    import nbformat
+
+    target = folder / INDEX_NOTEBOOK
+    if target.exists():
+        return None
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(
+            "# Your progress\n\n"
+            "Run the cell below to grade every notebook of this workspace, as saved, with the course's hidden "
+            "checks: points per assignment, a bar chart, and what is still missing (`course progress` in a "
+            "terminal prints the same).\n\n"
+            "Inside an assignment's notebook, a cell with\n\n"
+            "```python\nfrom course.self_check import check; check()\n```\n\n"
+            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one."),
+        nbformat.v4.new_code_cell("from course.progress import show\n\nshow()"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    nbformat.write(notebook, partial)
+    partial.replace(target)
+    return target
 
 
 def lab_command(folder: Path, port: int | None = None, open_browser: bool = True) -> list[str]:
@@ -87,17 +132,30 @@ def lab_command(folder: Path, port: int | None = None, open_browser: bool = True
     return command
 
 
-def lab_environment() -> dict[str, str]:
+def lab_environment(config_dirs: list[Path] = ()) -> dict[str, str]:
     """os.environ for JupyterLab: this environment's commands first, and the course's nbgrader settings.
 
     PATH: a terminal or a `!course check ...` cell in JupyterLab finds this environment's `course` command.
     JUPYTER_CONFIG_PATH: Validate reads nbgrader_config.py from the Jupyter config path, so it runs notebooks
-    with the course's settings (the time a cell may take) rather than nbgrader's defaults.
+    with the course's settings (the time a cell may take) rather than nbgrader's defaults. config_dirs come first
+    (write_learner_config's folder, for a learner's JupyterLab).
     """
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), env.get("JUPYTER_CONFIG_PATH")] if p)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in [*map(str, config_dirs), str(REPO_ROOT), env.get("JUPYTER_CONFIG_PATH")] if p)
     return env
+
+
+def write_learner_config(folder: Path) -> Path:
+    """A Jupyter config folder (labconfig/page_config.json) that hides LEARNER_HIDDEN_PLUGINS; returns folder.
+
+    On a server's JUPYTER_CONFIG_PATH it applies to that server alone: the user's own settings are not touched.
+    """
+    target = Path(folder) / "labconfig" / "page_config.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"disabledExtensions": {name: True for name in LEARNER_HIDDEN_PLUGINS}}, indent=1))
+    return Path(folder)
 
 
 def start_lab(folder: str | Path = DEFAULT_WORKSPACE, port: int | None = None, open_browser: bool = True) -> int:
@@ -105,13 +163,15 @@ def start_lab(folder: str | Path = DEFAULT_WORKSPACE, port: int | None = None, o
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise WorkspaceError(f"{folder}: no such folder (prepare the workspace first)")
-    process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=lab_environment())
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it to finish
-            continue
+    with tempfile.TemporaryDirectory(prefix="course-lab-config-") as config:  # as long as the server runs
+        env = lab_environment([write_learner_config(Path(config))])
+        process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=env)
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it to finish
+                continue
 
 
 def _instructor_tools():

@@ -48,3 +48,17 @@ def test_student_command_explains_missing_instructor_tools(wheel, tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 2
     assert "instructor tools" in result.stderr
+
+
+def test_self_check_in_a_student_install_says_the_instructor_grades(wheel, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from course.self_check import check; "
+            "result = check(); print(repr(result)); print(result._repr_html_()); check('batchnorm_forward')")
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(target)], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text, markup = result.stdout.strip().split("\n")
+    assert text.startswith("Your instructor grades this notebook") and text.count(". ") == 0, text
+    assert markup == f"<p>{text}</p>"

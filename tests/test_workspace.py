@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,25 @@ def test_lab_starts_in_the_workspace_with_this_environment(tmp_path):
     assert (Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0]) / "nbgrader_config.py").is_file()  # Validate
     with pytest.raises(WorkspaceError, match="no such folder"):
         workspace.start_lab(tmp_path / "absent")
+
+
+def test_a_learners_jupyterlab_hides_the_instructor_panels_and_the_news_prompt(tmp_path):
+    """The page config the server `course lab` starts hands to JupyterLab: instructor plugins and news disabled."""
+    from tests.browser.server import JupyterLab
+
+    (tmp_path / "root").mkdir()
+    server = JupyterLab(tmp_path / "root", tmp_path / "home",
+                        [workspace.write_learner_config(tmp_path / "config")]).start()
+    try:
+        request = urllib.request.Request(server.lab_url())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            page = response.read().decode()
+    finally:
+        server.stop()
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    disabled = set(config["disabledExtensions"])
+    assert set(workspace.LEARNER_HIDDEN_PLUGINS) <= disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled and "@jupyter/nbgrader" not in disabled
+    assert any(e["name"] == "@jupyter/nbgrader" for e in config["federated_extensions"])  # Validate is served
+    assert not (tmp_path / "home" / "config" / "labconfig").exists()  # nothing in the user's settings

@@ -68,9 +68,10 @@ def isolated_environment(home: Path, base: dict[str, str]) -> dict[str, str]:
 class JupyterLab:
     """`jupyter lab` serving root (also its working directory, where nbgrader reads nbgrader_config.py)."""
 
-    def __init__(self, root: Path, home: Path):
+    def __init__(self, root: Path, home: Path, config_dirs: list[Path] = ()):
         self.root = root
         self.home = home
+        self.config_dirs = list(config_dirs)  # first on JUPYTER_CONFIG_PATH (workspace.write_learner_config's)
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,7 +84,7 @@ class JupyterLab:
                    f"--IdentityProvider.token={self.token}", "--ServerApp.port_retries=0"]
         if "--allow-root" not in command:  # the issue's setting: a test run as root or not, the same server
             command.append("--allow-root")
-        env = isolated_environment(self.home, workspace.lab_environment())
+        env = isolated_environment(self.home, workspace.lab_environment(self.config_dirs))
         with open(self.log_path, "wb") as log:
             # a session of its own: Ctrl+C on the test run reaches the test's teardown, which stops it in order
             self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,

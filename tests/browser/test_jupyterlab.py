@@ -6,7 +6,8 @@ workspace made by `course.workspace.prepare`; one page is reused throughout. For
   Validate reports success;
 - the untouched release from the workspace: Run All stops at a NotImplementedError, and Validate lists every graded
   cell as failed, each with a readable message and nothing of the hidden tests.
-Then: `course check` in a JupyterLab terminal grades a notebook; the formgrader, after a small graded class (the demo
+Then: the in-notebook check (course.self_check) shows full points for a solved exercise and the message of a broken
+one; `course check` in a JupyterLab terminal grades a notebook; the formgrader, after a small graded class (the demo
 class, built while the notebooks run), shows the students with their scores, and one submission's cells with their
 points and the checks' messages; a student fetches and submits through nbgrader's assignment list (local exchange).
 Screenshots go to build/screenshots/. Skipped only where no browser can be had: Debian's chromium package
@@ -36,8 +37,9 @@ from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
 
 from autograder import demo  # noqa: E402
 from autograder import notebooks as nbs  # noqa: E402
-from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, nbgrader  # noqa: E402
-from autograder.submissions import fill_solutions  # noqa: E402
+from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, check_module, nbgrader  # noqa: E402
+from autograder.framework import Mistake  # noqa: E402
+from autograder.submissions import fill_solutions, with_mistake  # noqa: E402
 from course import workspace  # noqa: E402
 from tests.browser import lab_page  # noqa: E402
 from tests.browser.server import JupyterLab  # noqa: E402
@@ -209,6 +211,57 @@ def test_untouched_release_fails_its_visible_checks_readably(assignment, server_
         for secret in HIDDEN_TEST_TRACES:
             assert secret not in validation.text, f"{relative}: Validate shows {secret!r}"
         lab_page.close_notebook(page)
+
+
+# --- the self-study learner's check inside the notebook ---------------------------------------------------------
+
+SELF_CHECK = "self-check"  # folder of the server root: a learner's notebook with one exercise solved, one broken
+
+
+def write_self_check_notebook(root: Path) -> tuple[str, Mistake]:
+    """The first assignment's solved student version with a catalogued mistake in rel_error, then two cells that
+    check in the kernel: the solved exercise (numerical_gradient), and the broken one. Returns its path in root."""
+    source_path = nbs.assignment_notebooks(SOURCE_ROOT, CLASS_ASSIGNMENT)[0]
+    mistake = check_module(CLASS_ASSIGNMENT).REL_ERROR_MISTAKES[0]
+    notebook = with_mistake(nbs.read_notebook(root / SOLVED / CLASS_ASSIGNMENT / source_path.name), mistake,
+                            "rel_error")
+    notebook.cells += [nbformat.v4.new_code_cell('from course.self_check import check\n\ncheck("numerical_gradient")'),
+                       nbformat.v4.new_code_cell('check("rel_error")')]
+    relative = f"{SELF_CHECK}/{CLASS_ASSIGNMENT}/{source_path.name}"
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, root / relative)
+    return relative, mistake
+
+
+def self_check_table(page, cell_index: int) -> list[list[str]]:
+    """The rows (exercise, points, message) of the self-check table in the output of a cell."""
+    table = page.locator(f"{lab_page.NOTEBOOK} .jp-Cell").nth(cell_index).locator(".jp-OutputArea-output table")
+    table.wait_for(timeout=lab_page.RUN_TIMEOUT_MS)
+    return [row.locator("td").all_text_contents() for row in table.locator("tbody tr").all()]
+
+
+def test_learner_checks_exercises_inside_the_notebook(server_root, page):
+    root, _ = server_root
+    relative, mistake = write_self_check_notebook(root)
+    open_notebook(page, root, relative)
+    lab_page.run_all(page)  # stops where the broken exercise's visible check fails, as it would for the learner
+    errors = lab_page.error_outputs(page)
+    assert errors, "the broken exercise's visible check does not fail"
+    # the learner goes on below it: Run > Run Selected Cell and All Below, from the next cell
+    page.locator(f"{lab_page.NOTEBOOK} .jp-Cell").nth(errors[0].cell_index + 1).locator(".jp-InputPrompt").click()
+    lab_page.menu(page, "Run", "notebook:run-all-below")
+    cells = shape(root / relative)[1]
+    solved = self_check_table(page, cells - 2)
+    assert solved and all(points.split("/")[0] == points.split("/")[1] for _, points, _ in solved), solved
+    assert {message for _, _, message in solved} == {"ok"}
+    broken = self_check_table(page, cells - 1)
+    assert broken and all(points.startswith("0/") for _, points, _ in broken), broken
+    assert mistake.message in broken[0][2] and broken[0][2].startswith("CheckFailed: rel_error:")
+    for secret in HIDDEN_TEST_TRACES:
+        assert secret not in "".join(cell for row in solved + broken for cell in row)
+    page.locator(f"{lab_page.NOTEBOOK} .jp-Cell").nth(cells - 1).scroll_into_view_if_needed()
+    page.locator(lab_page.NOTEBOOK).screenshot(path=screenshot_path("notebook", "self-check"))
+    lab_page.close_notebook(page)
 
 
 # --- the self-study learner's terminal ------------------------------------------------------------------------
