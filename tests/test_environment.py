@@ -37,3 +37,16 @@ def test_conda_environment_installs_the_course_itself():
 
 def test_torch_is_the_pinned_cpu_release():
     assert "torch==2.13.0" in pyproject_requirements()
+
+
+def test_every_subpackage_is_installed():
+    """A wheel holds every folder of course/ and autograder/ that is a package (a missing one fails on import)."""
+    from setuptools import find_namespace_packages, find_packages
+
+    include = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"][
+        "include"]
+    installed = set(find_packages(where=REPO_ROOT, include=include))
+    on_disk = {p for p in find_namespace_packages(where=REPO_ROOT, include=["course*", "autograder*"])
+               if (REPO_ROOT / p.replace(".", "/") / "__init__.py").is_file()}
+    assert "autograder.sandbox" in installed
+    assert on_disk <= installed
