@@ -299,3 +299,34 @@ def test_a_warned_mistake_fails_its_visible_check_with_a_message(assignment, gid
     with pytest.raises(AssertionError) as failure:
         run_visible(assignment, gid, {name: implementation})
     assert str(failure.value).strip(), f"{gid} fails {mistake} without a message"
+
+
+def test_a_wrong_loss_with_a_right_gradient_passes_the_gradient_cell():
+    """03 grades the smoothed loss and its gradient in two cells: the gradient's visible check must not use the loss."""
+    ns = solution_namespace("03_regularization")
+
+    def loss_doubled(z, y, eps):
+        loss, dz = ns["smoothed_cross_entropy"](z, y, eps)
+        return 2 * loss, dz
+
+    assert run_visible("03_regularization", "smoothed_grad_tests", {"smoothed_cross_entropy": loss_doubled}) \
+        .rstrip().endswith("visible checks passed")
+    with pytest.raises(AssertionError, match="eps = 0"):
+        run_visible("03_regularization", "smoothed_loss_tests", {"smoothed_cross_entropy": loss_doubled})
+
+
+@pytest.mark.parametrize("gid, name, message", [
+    ("mse_loss_tests", "mse_loss", "da differs"),
+    ("sigmoid_binary_cross_entropy_tests", "sigmoid_binary_cross_entropy", "dz differs"),
+    ("softmax_cross_entropy_tests", "softmax_cross_entropy", "dscores differs"),
+])
+def test_a_gradient_off_by_a_factor_is_named_as_the_gradient(gid, name, message):
+    """01's losses return (loss, gradient) to one cell: a right loss with a wrong gradient is told so."""
+    right = solution_namespace("01_backprop")[name]
+
+    def gradient_doubled(*args):
+        loss, grad = right(*args)
+        return loss, 2 * grad
+
+    with pytest.raises(AssertionError, match=message):
+        run_visible("01_backprop", gid, {name: gradient_doubled})
