@@ -30,4 +30,17 @@ def coupled(x):
     return float(np.sum(x[:-1] * x[1:]) + np.sum(np.tanh(x)))
 
 
+def coupled_gradient(x):
+    """The exact gradient of coupled(x), shaped like x: entry i is x_{i-1} + x_{i+1} + 1 - tanh(x_i)^2 (flattened).
+
+    Every entry depends on its neighbours, so a numerical gradient that leaves an entry shifted shows it in the next.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    grad = 1.0 - np.tanh(flat) ** 2
+    grad[:-1] += flat[1:]
+    grad[1:] += flat[:-1]
+    return grad.reshape(x.shape)
+
+
 ALL = [square_sum, wave, log_sum_exp, coupled]

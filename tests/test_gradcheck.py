@@ -69,3 +69,25 @@ def test_numerical_gradient_array_is_the_backward_of_tanh(seed):
     h = 1e-5
     bound = h ** 2 / 6 * 2 * np.abs(dout) + 4 * np.finfo(np.float64).eps * np.sum(np.abs(dout)) / h
     assert np.all(np.abs(numerical - analytic) <= bound)
+
+
+@settings(max_examples=20, deadline=None)
+@given(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), st.integers(0, 10_000))
+def test_coupled_gradient_is_the_gradient_of_coupled(shape, seed):
+    import torch
+
+    x = np.random.default_rng(seed).normal(size=shape)
+    xt = torch.tensor(x, requires_grad=True)
+    flat = xt.reshape(-1)
+    (torch.sum(flat[:-1] * flat[1:]) + torch.sum(torch.tanh(xt))).backward()
+    assert np.allclose(testfunctions.coupled_gradient(x), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert np.isclose(testfunctions.coupled(x), np.sum(x.reshape(-1)[:-1] * x.reshape(-1)[1:]) + np.sum(np.tanh(x)))
+
+
+def test_an_entry_not_put_back_hides_in_a_separable_function_and_shows_in_coupled():
+    from autograder.a00_getting_started import numerical_gradient_not_restored as not_put_back
+
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    assert rel_error(not_put_back(testfunctions.square_sum, x), 2 * x) < 1e-8      # why square_sum is not enough
+    assert rel_error(not_put_back(testfunctions.coupled, x), testfunctions.coupled_gradient(x)) > 1e-6
+    assert rel_error(numerical_gradient(testfunctions.coupled, x), testfunctions.coupled_gradient(x)) < 1e-8
