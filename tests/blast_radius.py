@@ -20,7 +20,9 @@ through LocalHandles, as `grader.grade_test_cell` does in the kernel's order):
 - a test cell that grades the replaced function is not run either: it may lose its points. It is taken to fail in
   its hidden tests, the worst case for the cells after it, so its visible part defines nothing (a later cell that
   uses one of its names has spilled);
-- every other affected cell runs, and a failure there is a spill.
+- every other affected cell runs, and a failure there is a spill; but the hidden tests of a cell whose checks reach
+  nothing tainted (the functions a check is given are followed past the names it lends, its stand_ins) pass as in
+  the solution run, so only the visible part runs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy as np
 from autograder import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
+from autograder.framework import Check
 
 
 @dataclass
@@ -53,6 +56,9 @@ class Cell:
     visible: str = ""
     hidden_first: bool = True
     defines: tuple[str, ...] = ()     # top-level names the cell assigns
+    # of those, the ones whose values a wrong function can change: not functions it defines (a function's own
+    # behaviour is followed through the names it loads)
+    values: tuple[str, ...] = ()
     grades: frozenset = frozenset()   # functions whose names the hidden tests pass to a check
 
 
@@ -85,7 +91,17 @@ def _loaded_names(source: str) -> set[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - set(dir(builtins))
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - set(dir(builtins))
+
+
+def _defined_functions(source: str) -> set[str]:
+    """The names a cell binds with def or class statements at its top level."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
 
 
 def _assigned_names(source: str) -> set[str]:
@@ -94,14 +110,17 @@ def _assigned_names(source: str) -> set[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
-    names = set()
-    for node in ast.walk(tree):
+    names, todo = set(), list(tree.body)
+    while todo:  # the module's statements, not the bodies of its functions and classes (their names are local)
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+            continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        todo.extend(ast.iter_child_nodes(node))
     return names
 
 
@@ -160,6 +179,7 @@ class Notebook:
             else:
                 item = Cell(len(self.cells), "code", cell.source, gid)
             item.defines = tuple(sorted(_assigned_names(item.source)))
+            item.values = tuple(sorted(set(item.defines) - _defined_functions(item.source)))
             self.cells.append(item)
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.before: list[dict] = []
@@ -178,6 +198,7 @@ class Notebook:
         self.points = {c.grade_id: c.points for c in self.cells if c.kind == "test"}
         # computed now, from the solution's functions (a replacement must not shorten what a cell reaches)
         self.reaches = [self.reach(_loaded_names(c.source)) for c in self.cells]
+        self.hidden_reaches = [self.hidden_reach(c) for c in self.cells]
 
     # --- running cells ------------------------------------------------------------------------------------------
     def _exec(self, source: str, name: str) -> tuple[bool, str]:
@@ -208,18 +229,38 @@ class Notebook:
         return self._exec(cell.hidden, name)
 
     # --- what reaches what --------------------------------------------------------------------------------------
-    def reach(self, names: set[str]) -> set[str]:
-        """names, and every global name the notebook's own functions among them load, transitively."""
-        seen, todo = set(), list(names)
+    def reach(self, names: set[str], lent: frozenset = frozenset()) -> set[str]:
+        """names, and every global name the notebook's own functions among them load, transitively; names in lent
+        are not followed (a check lends the course's version of them, see framework.check's stand_ins)."""
+        seen, todo = set(), [n for n in names if n not in lent]
         while todo:
             name = todo.pop()
-            if name in seen:
+            if name in seen or name in lent:
                 continue
             seen.add(name)
             value = self.namespace.get(name)
             if isinstance(value, types.FunctionType) and value.__globals__ is self.namespace:
                 todo.extend(_code_names(value.__code__) - seen)
         return seen
+
+    def hidden_reach(self, cell: Cell) -> set[str]:
+        """What a test cell's hidden tests reach: the functions a check is given, followed past the names it lends
+        (its stand_ins), and every other name as it is."""
+        if cell.kind != "test" or not cell.hidden.strip():
+            return self.reaches[cell.index]
+        reached, given = set(), set()
+        nodes = list(ast.walk(ast.parse(cell.hidden)))
+        for node in nodes:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and isinstance(self.namespace.get(node.func.id), Check):
+                lent = frozenset(self.namespace[node.func.id].stand_ins)
+                arguments = [a for a in node.args if isinstance(a, ast.Name)]
+                reached |= self.reach({a.id for a in arguments}, lent) | {node.func.id}
+                given |= {id(a) for a in arguments} | {id(node.func)}
+        for node in nodes:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in given:
+                reached |= self.reach({node.id})
+        return reached
 
     def cell_reach(self, cell: Cell) -> set[str]:
         return self.reaches[cell.index]
@@ -254,17 +295,22 @@ class Notebook:
                 if not (self.cell_reach(cell) & tainted) and not graded_here:
                     self._replay(cell.index)
                     continue
-                tainted |= set(cell.defines)
                 if graded_here:
                     # may lose its points; taken to fail in its hidden tests, so its visible part defines nothing
                     if not cell.hidden_first:
                         self._exec(cell.visible, cell.grade_id)
                         ran += 1
+                    tainted |= set(cell.values)
                     continue
                 ran += 1
-                passed, error = self.run(cell)
+                if cell.kind == "test" and cell.hidden.strip() and not (self.hidden_reaches[cell.index] & tainted):
+                    # the hidden tests reach nothing that differs: they pass as in the solution; the visible part runs
+                    passed, error = self._exec(cell.visible, cell.grade_id) if cell.visible.strip() else (True, "")
+                else:
+                    passed, error = self.run(cell)
                 if cell.kind == "test" and not passed:
                     failed[cell.grade_id] = error
+                tainted |= set(cell.values)
         finally:
             self._restore(len(self.cells) - 1)
             self._replay(len(self.cells) - 1)

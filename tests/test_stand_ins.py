@@ -107,3 +107,22 @@ def test_a_function_is_not_graded_after_its_reference_was_lent(sandbox):
             check_inner(RemoteHandle(session, "inner"))
     finally:
         session.close()
+
+
+def test_answers_of_a_stand_in_earn_nothing_in_another_check(sandbox):
+    """The stand-in attacks of the catalogue, graded by course grade: the replayed affine_sample gets nothing."""
+    from autograder import grader
+    from autograder import notebooks as nbs
+    from autograder.course_dir import SOURCE_ROOT
+    from tests.attacks.catalogue import STAND_IN_ASSIGNMENT, stand_in_attacks
+
+    (path,) = nbs.assignment_notebooks(SOURCE_ROOT, STAND_IN_ASSIGNMENT)
+    source = nbs.read_notebook(path)
+    solved = nbs.worked_solution(source)
+    for attack in stand_in_attacks():
+        grades, _ = grader.grade_notebook(sandbox, attack.make(solved, source), source)
+        cells = {cell.grade_id: cell for cell in grades.cells}
+        for grade_id, deserved in attack.deserved.items():
+            assert cells[grade_id].points == deserved, (attack.name, grade_id, cells[grade_id])
+        if attack.reason:
+            assert attack.reason in cells["affine_sample_tests"].message, (attack.name, cells["affine_sample_tests"])
