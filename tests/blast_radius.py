@@ -124,6 +124,39 @@ def _assigned_names(source: str) -> set[str]:
     return names
 
 
+def _bound_anywhere(source: str) -> set[str]:
+    """Every name a cell binds, at any depth: assignments, imports, defs, and parameters of functions and lambdas."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    bound = _assigned_names(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return bound
+
+
+def borrowed_names(cells: list[Cell]) -> dict[str, dict[str, str]]:
+    """{test cell: {name: the earlier test cell that defines it}} for the names a test cell uses that only another test
+    cell defines (no setup, helper or answer cell before it does). Such a cell fails whenever the other cell's
+    hidden tests do, since its visible part, which defines the name, then does not run."""
+    by_test, by_other, found = {}, set(), {}
+    for cell in cells:
+        if cell.kind == "test":
+            needed = _loaded_names(cell.source) - _bound_anywhere(cell.source)
+            borrowed = {name: by_test[name] for name in sorted(needed) if name in by_test and name not in by_other}
+            if borrowed:
+                found[cell.grade_id] = borrowed
+            for name in cell.defines:
+                by_test.setdefault(name, cell.grade_id)
+        else:
+            by_other |= set(cell.defines)
+    return found
+
+
 def _graded_names(hidden: str) -> frozenset:
     """The names the hidden tests pass to checks."""
     try:
@@ -155,32 +188,38 @@ def _copy_value(value):
     return value
 
 
+def read_cells(assignment: str) -> tuple[list[Cell], dict[str, str]]:
+    """The code cells of an assignment's source notebook that course grade runs (experiments left out), and the
+    released stub of each answer cell."""
+    (path,) = nbs.assignment_notebooks(SOURCE_ROOT, assignment)
+    source = nbs.read_notebook(path)
+    released = {nbs.grade_id(c): c.source for c in engine.release_version(source).cells if nbs.grade_id(c)}
+    cells, stubs = [], {}
+    for cell in source.cells:
+        if cell.cell_type != "code" or nbs.is_experiment(cell) or not cell.source.strip():
+            continue
+        gid = nbs.grade_id(cell)
+        if nbs.is_test(cell):
+            hidden, visible = nbs.hidden_tests(cell.source), nbs.remove_hidden_tests(cell.source)
+            item = Cell(len(cells), "test", cell.source, gid, nbs.points(cell), hidden, visible,
+                        cell.source.lstrip().startswith(nbs.HIDDEN_BEGIN), grades=_graded_names(hidden))
+        elif nbs.is_solution(cell):
+            item = Cell(len(cells), "answer", nbs.strip_solution_markers(cell.source), gid)
+            stubs[gid] = released[gid]
+        else:
+            item = Cell(len(cells), "code", cell.source, gid)
+        item.defines = tuple(sorted(_assigned_names(item.source)))
+        item.values = tuple(sorted(set(item.defines) - _defined_functions(item.source)))
+        cells.append(item)
+    return cells, stubs
+
+
 class Notebook:
     """A source notebook run once as its worked solution, in one namespace, with the state around every cell kept."""
 
     def __init__(self, assignment: str):
         self.assignment = assignment
-        (path,) = nbs.assignment_notebooks(SOURCE_ROOT, assignment)
-        self.source = nbs.read_notebook(path)
-        stubs = {nbs.grade_id(c): c.source for c in engine.release_version(self.source).cells if nbs.grade_id(c)}
-        self.stubs: dict[str, str] = {}
-        self.cells: list[Cell] = []
-        for cell in self.source.cells:
-            if cell.cell_type != "code" or nbs.is_experiment(cell) or not cell.source.strip():
-                continue
-            gid = nbs.grade_id(cell)
-            if nbs.is_test(cell):
-                hidden, visible = nbs.hidden_tests(cell.source), nbs.remove_hidden_tests(cell.source)
-                item = Cell(len(self.cells), "test", cell.source, gid, nbs.points(cell), hidden, visible,
-                            cell.source.lstrip().startswith(nbs.HIDDEN_BEGIN), grades=_graded_names(hidden))
-            elif nbs.is_solution(cell):
-                item = Cell(len(self.cells), "answer", nbs.strip_solution_markers(cell.source), gid)
-                self.stubs[gid] = stubs[gid]
-            else:
-                item = Cell(len(self.cells), "code", cell.source, gid)
-            item.defines = tuple(sorted(_assigned_names(item.source)))
-            item.values = tuple(sorted(set(item.defines) - _defined_functions(item.source)))
-            self.cells.append(item)
+        self.cells, self.stubs = read_cells(assignment)
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.before: list[dict] = []
         self.changed: list[dict] = []   # per cell: name -> value after the cell (copied), for names it bound anew

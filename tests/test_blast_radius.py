@@ -20,6 +20,13 @@ def test_a_mistake_costs_only_the_cells_that_grade_its_function(assignment):
     assert not report.spills, "cells that lose points for another function's mistake:\n" + blast_radius.describe(report)
 
 
+@pytest.mark.parametrize("assignment", per_assignment())
+def test_every_test_cell_defines_the_data_it_uses(assignment):
+    """A test cell never uses a name only another test cell defines (its data is its own, or a locked cell's)."""
+    cells, _ = blast_radius.read_cells(assignment)
+    assert blast_radius.borrowed_names(cells) == {}
+
+
 def test_the_gate_sees_a_spill():
     """A test cell that uses a name another test cell's visible part defined spills when that cell fails."""
     notebook = blast_radius.Notebook("06_cnn_layers")
