@@ -303,6 +303,16 @@ def reference_activation(z, kind, alpha=None):
     return out, grad
 
 
+def standing_in_activation_forward(z, kind, alpha=None):
+    """activation_forward as the notebook specifies it (stands in for the student's in later checks)."""
+    return reference_activation(z, kind, alpha)[0].detach().numpy()
+
+
+def standing_in_activation_derivative(z, kind, alpha=None):
+    """activation_derivative as the notebook specifies it (stands in for the student's in later checks)."""
+    return reference_activation(z, kind, alpha)[1].numpy()
+
+
 EDGE = np.array([-1000.0, -50.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 50.0, 1000.0])
 
 
@@ -537,7 +547,8 @@ def derivative_softplus_sign(z, kind, alpha=None):
     return np.exp(-np.logaddexp(0, z))
 
 
-@check("activation_derivative", by_hand=True, mistakes=[
+@check("activation_derivative", by_hand=True, stand_ins={"activation_forward": standing_in_activation_forward},
+       mistakes=[
     Mistake("the derivative formulas written with the output (sigma' = s(1 - s), tanh' = 1 - t^2) are evaluated "
             "at z instead of at the output s = sigma(z) or t = tanh(z)", derivative_formula_at_z),
     Mistake("at the kink z = 0 the derivative is taken from the right (1); this course, like PyTorch, takes the "
@@ -973,7 +984,8 @@ def bce_unstable(z, y):
     return loss, (a - y) / n
 
 
-@check("sigmoid_binary_cross_entropy", by_hand=True, mistakes=[
+@check("sigmoid_binary_cross_entropy", by_hand=True, stand_ins={"activation_forward": standing_in_activation_forward},
+       mistakes=[
     Mistake("the gradient carries an extra sigma'(z): that is the MSE rule (6); for cross-entropy with a sigmoid "
             "the sigma'(z) cancels and delta^L = (a - y) / N (rule (7))", bce_mse_style_delta),
     Mistake("the gradient misses the 1/N of the mean over the batch", bce_gradient_without_mean),
@@ -1237,7 +1249,47 @@ def _mlp_compare_loss(mlp_loss_and_grads, rng):
                      atol=1e-10, rtol=1e-9)
 
 
-@check("mlp_loss", functions=("mlp_loss_and_grads",), by_hand=True, mistakes=[
+# --- the course's building blocks, standing in for the student's while a check grades what is built from them ---
+
+def standing_in_affine_forward(x, W, b):
+    """affine_forward as the notebook specifies it: (out, cache = (x, W, b))."""
+    return reference_affine(x, W, b).detach().numpy(), (x, W, b)
+
+
+def standing_in_affine_backward(dout, cache):
+    """affine_backward as the notebook specifies it: (dx, dW, db) from the cache (x, W, b)."""
+    x, W, b = cache
+    return tuple(g.numpy() for g in reference_affine(x, W, b, dout))
+
+
+def standing_in_softmax(z):
+    return torch.softmax(_t(z), dim=-1).numpy()
+
+
+def _loss_and_gradient(reference):
+    def standing_in(scores, y):
+        loss, grad = reference(scores, y)
+        return float(loss), grad.numpy()
+    standing_in.__name__ = f"standing_in_{reference.__name__}"
+    return standing_in
+
+
+# what an MLP check lends the student's mlp_loss_and_grads: it grades the network, not the layers again
+LAYER_STAND_INS = {
+    "affine_forward": standing_in_affine_forward, "affine_backward": standing_in_affine_backward,
+    "activation_forward": standing_in_activation_forward, "activation_derivative": standing_in_activation_derivative,
+    "softmax": standing_in_softmax, "softmax_cross_entropy": _loss_and_gradient(reference_softmax_ce),
+    "mse_loss": _loss_and_gradient(reference_mse), "sigmoid_binary_cross_entropy": _loss_and_gradient(reference_bce),
+}
+
+
+def standing_in_mlp_loss_and_grads(params, X, y, activation="relu", loss="softmax", reg=0.0):
+    """mlp_loss_and_grads as the notebook specifies it: (loss, {name: gradient})."""
+    total, grads = reference_mlp(params, np.asarray(X, dtype=np.float64), y, activation, loss, reg)
+    return float(total), {name: grad.numpy() for name, grad in grads.items()}
+
+
+@check("mlp_loss", functions=("mlp_loss_and_grads",), by_hand=True, stand_ins=LAYER_STAND_INS, mistakes=[
     Mistake("the L2 penalty also includes the biases; only the weights W_l are penalized", mlp_reg_on_biases),
     Mistake("the L2 penalty is reg * sum W^2; it is reg/2 * sum W^2 (so that its gradient is reg * W)",
             mlp_reg_without_half),
@@ -1410,7 +1462,7 @@ def mlp_weight_gradient_transposed(params, X, y, activation="relu", loss="softma
     return data + reg / 2 * sum(np.sum(params[f"W{k}"] ** 2) for k in range(1, depth + 1)), grads
 
 
-@check("mlp_gradients", functions=("mlp_loss_and_grads",), by_hand=True, mistakes=[
+@check("mlp_gradients", functions=("mlp_loss_and_grads",), by_hand=True, stand_ins=LAYER_STAND_INS, mistakes=[
     Mistake("the gradients miss the 1/N: the loss is a mean over the batch, so delta^L carries 1/N",
             mlp_gradients_without_mean),
     Mistake("the activation derivative is evaluated at the layer's output a = f(z) instead of its input z: "
@@ -1748,8 +1800,10 @@ def _sgd_result(result, what):
     return new_params, losses
 
 
-def _sgd_identical_examples(sgd, mlp, rng):
-    """Ten copies of one example: shuffling cannot matter, so the result is exactly 6 plain gradient steps."""
+def _sgd_identical_examples(sgd, rng):
+    """Ten copies of one example: shuffling cannot matter, so the result is exactly 6 plain gradient steps, and the
+    minibatch losses of an epoch are those of 3 single-example steps. Returns (what came back, what is expected,
+    where): ((new params, losses), (params, losses))."""
     params = init_mlp([4, 5, 3], rng)
     x0 = rng.normal(size=4)
     X, y = np.tile(x0, (10, 1)), np.full(10, int(rng.integers(0, 3)))
@@ -1758,24 +1812,19 @@ def _sgd_identical_examples(sgd, mlp, rng):
     for _ in range(2):                       # epochs
         values = []
         for _ in range(3):                   # minibatches of 4, 4 and 2 examples
-            result = mlp(expected, X[:1], y[:1], "tanh", "softmax", reg)
-            values.append(_item(result, 0, 2, "mlp_loss_and_grads", "tuple (loss, grads)"))
-            expected = {k: expected[k] - lr * np.asarray(result[1][k]) for k in expected}
-        expected_losses.append(float(np.mean(values)))
-    where = "10 identical examples, batch_size = 4, 2 epochs, learning_rate = 0.3"
-    new_params, losses = _sgd_result(
+            value, grads = standing_in_mlp_loss_and_grads(expected, X[:1], y[:1], "tanh", "softmax", reg)
+            values.append(value)
+            expected = {k: expected[k] - lr * grads[k] for k in expected}
+        expected_losses.append(float(np.mean(values)))   # the plain mean: every minibatch counts once
+    where = "10 identical examples, batch_size = 4 (minibatches of 4, 4 and 2), 2 epochs, learning_rate = 0.3"
+    got = _sgd_result(
         sgd(params, X, y, lr, 2, 4, np.random.default_rng(int(rng.integers(2 ** 32))), "tanh", "softmax", reg),
         "minibatch_sgd")
-    expect_true(set(new_params) == set(params), f"minibatch_sgd should return a dict with keys {sorted(params)}")
-    for k in sorted(params):
-        expect_close(f"minibatch_sgd(...)[0]['{k}']", new_params[k], expected[k], inputs=where +
-                     " (3 updates per epoch, each w <- w - learning_rate * dL/dw)", atol=1e-10, rtol=1e-8)
-    expect_close("minibatch_sgd(...)[1] (one loss per epoch: the mean of its minibatch losses, each taken "
-                 "before its update)", np.asarray(losses, dtype=float) if isinstance(losses, (list, tuple, np.ndarray))
-                 else losses, np.array(expected_losses), inputs=where, atol=1e-10, rtol=1e-8)
+    expect_true(set(got[0]) == set(params), f"minibatch_sgd should return a dict with keys {sorted(params)}")
+    return got, (expected, expected_losses), where
 
 
-def _sgd_order(sgd, mlp, rng):
+def _sgd_order(sgd, rng):
     """Batch size 1 on 2 examples for 2 epochs: the result must be one of the 4 orders (a permutation per epoch),
     the orders must change from epoch to epoch (over 30 rngs), and the same rng state must give the same result.
     A correct implementation keeps the same order in all 30 runs with probability 2^-30."""
@@ -1786,9 +1835,8 @@ def _sgd_order(sgd, mlp, rng):
     def epoch(start, order):
         p = start
         for i in order:
-            grads = _item(mlp(p, X[i:i + 1], y[i:i + 1], "tanh", "softmax", 0.0), 1, 2, "mlp_loss_and_grads",
-                          "tuple (loss, grads)")
-            p = {k: p[k] - lr * np.asarray(grads[k]) for k in p}
+            _, grads = standing_in_mlp_loss_and_grads(p, X[i:i + 1], y[i:i + 1], "tanh", "softmax", 0.0)
+            p = {k: p[k] - lr * grads[k] for k in p}
         return p
 
     orders = [(0, 1), (1, 0)]
@@ -1826,25 +1874,124 @@ def _sgd_order(sgd, mlp, rng):
                 "at the start of every epoch")
 
 
-@check("minibatch_sgd", functions=("minibatch_sgd", "mlp_loss_and_grads"), by_hand=True, statistical=True,
+# what an SGD check lends the student's minibatch_sgd: it grades the training loop, not the network again
+SGD_STAND_INS = {"mlp_loss_and_grads": standing_in_mlp_loss_and_grads}
+# the name the SGD mistakes below call, as a student's minibatch_sgd does (a check lends the course's version)
+mlp_loss_and_grads = standing_in_mlp_loss_and_grads
+
+
+def sgd_loss_weighted_by_batch_size(params, X, y, learning_rate, epochs, batch_size, rng,
+                                    activation="relu", loss="softmax", reg=0.0):
+    X, y = np.asarray(X, float), np.asarray(y)
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        values, sizes = [], []
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            value, grads = mlp_loss_and_grads(params, X[batch], y[batch], activation, loss, reg)
+            params = {k: params[k] - learning_rate * grads[k] for k in params}
+            values.append(value)
+            sizes.append(len(batch))
+        losses.append(float(np.sum(np.array(values) * np.array(sizes)) / np.sum(sizes)))  # the mistake
+    return params, losses
+
+
+def sgd_loss_after_update(params, X, y, learning_rate, epochs, batch_size, rng,
+                          activation="relu", loss="softmax", reg=0.0):
+    X, y = np.asarray(X, float), np.asarray(y)
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        values, sizes = [], []
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            value, grads = mlp_loss_and_grads(params, X[batch], y[batch], activation, loss, reg)
+            params = {k: params[k] - learning_rate * grads[k] for k in params}
+            value = mlp_loss_and_grads(params, X[batch], y[batch], activation, loss, reg)[0]  # the mistake
+            values.append(value)
+            sizes.append(len(batch))
+        losses.append(float(np.mean(values)))
+    return params, losses
+
+
+def sgd_loss_summed(params, X, y, learning_rate, epochs, batch_size, rng,
+                    activation="relu", loss="softmax", reg=0.0):
+    X, y = np.asarray(X, float), np.asarray(y)
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        values, sizes = [], []
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            value, grads = mlp_loss_and_grads(params, X[batch], y[batch], activation, loss, reg)
+            params = {k: params[k] - learning_rate * grads[k] for k in params}
+            values.append(value)
+            sizes.append(len(batch))
+        losses.append(float(np.sum(values)))  # the mistake
+    return params, losses
+
+
+def sgd_loss_of_last_batch(params, X, y, learning_rate, epochs, batch_size, rng,
+                           activation="relu", loss="softmax", reg=0.0):
+    X, y = np.asarray(X, float), np.asarray(y)
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        values, sizes = [], []
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            value, grads = mlp_loss_and_grads(params, X[batch], y[batch], activation, loss, reg)
+            params = {k: params[k] - learning_rate * grads[k] for k in params}
+            values.append(value)
+            sizes.append(len(batch))
+        losses.append(float(values[-1]))  # the mistake
+    return params, losses
+
+
+@check("sgd_updates", functions=("minibatch_sgd",), by_hand=True, statistical=True, stand_ins=SGD_STAND_INS,
        mistakes=[
            Mistake("the examples are never shuffled: each epoch must visit them in a fresh random order, "
-                   "rng.permutation(N)", sgd_never_shuffled, replaces="minibatch_sgd"),
+                   "rng.permutation(N)", sgd_never_shuffled),
            Mistake("the examples are shuffled once, before the first epoch; shuffle at the start of *every* epoch",
-                   sgd_shuffled_once, replaces="minibatch_sgd"),
+                   sgd_shuffled_once),
            Mistake("the update adds the gradient (w + eta dL/dw): that climbs the loss; the step is "
-                   "w <- w - eta dL/dw", sgd_gradient_ascent, replaces="minibatch_sgd"),
+                   "w <- w - eta dL/dw", sgd_gradient_ascent),
            Mistake("the last, shorter minibatch of an epoch is skipped: every example must be used once per epoch",
-                   sgd_last_batch_dropped, replaces="minibatch_sgd"),
+                   sgd_last_batch_dropped),
            Mistake("minibatches are drawn with replacement (rng.integers); an epoch is one pass over a permutation "
-                   "of the examples, each used exactly once", sgd_with_replacement, replaces="minibatch_sgd"),
+                   "of the examples, each used exactly once", sgd_with_replacement),
        ])
-def check_minibatch_sgd(minibatch_sgd, mlp_loss_and_grads, rng):
-    """Minibatch SGD, judged with the student's own mlp_loss_and_grads (so that a wrong gradient does not cost the
-    SGD points): exact steps on identical examples, a fresh permutation per epoch, reproducible with the same rng.
-    Overfitting 20 digits is the visible check of the same cell."""
-    _sgd_identical_examples(minibatch_sgd, mlp_loss_and_grads, rng)
-    _sgd_order(minibatch_sgd, mlp_loss_and_grads, rng)
+def check_sgd_updates(minibatch_sgd, rng):
+    """The parameters minibatch SGD returns, with the course's mlp_loss_and_grads standing in for the student's (so
+    a wrong network does not cost the SGD points): exact steps on identical examples, a fresh permutation per
+    epoch, reproducible with the same rng. Overfitting 20 digits is the visible check of the same cell."""
+    (new_params, _), (expected, _), where = _sgd_identical_examples(minibatch_sgd, rng)
+    for k in sorted(expected):
+        expect_close(f"minibatch_sgd(...)[0]['{k}']", new_params[k], expected[k], inputs=where +
+                     " (3 updates per epoch, each w <- w - learning_rate * dL/dw)", atol=1e-10, rtol=1e-8)
+    _sgd_order(minibatch_sgd, rng)
+
+
+@check("sgd_losses", functions=("minibatch_sgd",), by_hand=True, stand_ins=SGD_STAND_INS, mistakes=[
+    Mistake("the epoch's loss is weighted by minibatch size; the exercise asks for the plain mean of the "
+            "minibatch losses, in which a shorter last minibatch counts as much as the others",
+            sgd_loss_weighted_by_batch_size),
+    Mistake("each minibatch loss is taken after its update; take it before (the loss the gradient was computed "
+            "for)", sgd_loss_after_update),
+    Mistake("the epoch's loss is the sum of its minibatch losses, not their mean", sgd_loss_summed),
+    Mistake("the epoch's loss is that of its last minibatch only; it is the mean over all minibatches of the epoch",
+            sgd_loss_of_last_batch),
+])
+def check_sgd_losses(minibatch_sgd, rng):
+    """The loss history minibatch SGD returns (the course's mlp_loss_and_grads standing in): one number per epoch,
+    the plain mean of its minibatch losses, each taken before that minibatch's update."""
+    (_, losses), (_, expected_losses), where = _sgd_identical_examples(minibatch_sgd, rng)
+    expect_true(isinstance(losses, (list, tuple, np.ndarray)) and np.ndim(losses) == 1,
+                f"minibatch_sgd should return a list with one loss per epoch second, for {where}")
+    expect_close("minibatch_sgd(...)[1] (one loss per epoch: the plain mean of its minibatch losses, each taken "
+                 "before its update)", np.asarray(losses, dtype=float), np.array(expected_losses), inputs=where,
+                 atol=1e-10, rtol=1e-8)
 
 
 # === 9. data splits (S) ========================================================================================
@@ -2064,5 +2211,5 @@ CHECKS = [
     check_affine_forward, check_affine_backward_dx, check_affine_backward_dW, check_affine_backward_db,
     check_softmax, check_softmax_cross_entropy, check_mse_loss, check_sigmoid_binary_cross_entropy,
     check_mlp_loss, check_mlp_gradients, check_gradient_check,
-    check_minibatch_sgd, check_holdout_splits, check_kfold_indices,
+    check_sgd_updates, check_sgd_losses, check_holdout_splits, check_kfold_indices,
 ]

@@ -882,7 +882,24 @@ ROTATE_MISTAKES = [
 ]
 
 
-@check("rotate", mistakes=ROTATE_MISTAKES, by_hand=True)
+def reference_rotate(x, angle) -> torch.Tensor:
+    """The course's rotate (plain data in, a tensor out): what stands in for the student's in later checks."""
+    x = np.asarray(x, dtype=float)
+    N, _, H, W = x.shape
+    return reference_affine_sample(x, reference_rotation_theta(angle, N, H, W))
+
+
+def reference_zoom(x, factor) -> torch.Tensor:
+    """The course's zoom (plain data in, a tensor out): what stands in for the student's in later checks."""
+    x = np.asarray(x, dtype=float)
+    return reference_affine_sample(x, reference_zoom_theta(factor, x.shape[0]))
+
+
+# a check of rotate, zoom or augment grades that function, not the student's affine_sample (or rotate, ...) again
+RESAMPLING_STAND_INS = {"affine_sample": reference_affine_sample}
+
+
+@check("rotate", mistakes=ROTATE_MISTAKES, by_hand=True, stand_ins=RESAMPLING_STAND_INS)
 def check_rotate(rotate, rng):
     """rotate(x, angle) equals grid_sample with the reference rotation matrix, one angle or one per image."""
     cases = [((2, 3, 8, 8), 12.0), ((3, 1, 6, 10), rng.uniform(-25, 25, size=3)),
@@ -975,7 +992,7 @@ ZOOM_MISTAKES = [
 ]
 
 
-@check("zoom", mistakes=ZOOM_MISTAKES, by_hand=True)
+@check("zoom", mistakes=ZOOM_MISTAKES, by_hand=True, stand_ins=RESAMPLING_STAND_INS)
 def check_zoom(zoom, rng):
     """zoom(x, factor) equals grid_sample with theta = diag(1/factor), one factor or one per image."""
     cases = [((2, 3, 8, 8), 1.3), ((3, 1, 6, 10), np.array([1.2, 0.8, 1.05])), ((2, 2, 9, 5), np.array([1.5, 0.9])),
@@ -1243,7 +1260,9 @@ AUGMENT_MISTAKES = [
 ]
 
 
-@check("augment", mistakes=AUGMENT_MISTAKES, by_hand=True, statistical=True)
+@check("augment", mistakes=AUGMENT_MISTAKES, by_hand=True, statistical=True,
+       stand_ins={"hflip": reference_hflip, "rotate": reference_rotate, "zoom": reference_zoom,
+                  **RESAMPLING_STAND_INS})
 def check_augment(augment, rng):
     """The random pipeline: identity when not training, seeded by rng, per-image draws in the stated ranges
     (flip rate, mean and spread within 6 standard errors), images consistent with the reported draws."""
@@ -1473,7 +1492,8 @@ SMOOTHED_LOSS_MISTAKES = [
 ]
 
 
-@check("smoothed_loss", functions=("smoothed_cross_entropy",), mistakes=SMOOTHED_LOSS_MISTAKES, by_hand=True)
+@check("smoothed_loss", functions=("smoothed_cross_entropy",), mistakes=SMOOTHED_LOSS_MISTAKES, by_hand=True,
+       stand_ins={"smooth_labels": reference_smooth_labels})
 def check_smoothed_loss(smoothed_cross_entropy, rng):
     """The loss of smoothed_cross_entropy(z, y, eps) equals F.cross_entropy(z, y, label_smoothing=eps)."""
     for z, y, eps in _smoothing_cases(rng):
@@ -1521,7 +1541,8 @@ SMOOTHED_GRAD_MISTAKES = [
 ]
 
 
-@check("smoothed_grad", functions=("smoothed_cross_entropy",), mistakes=SMOOTHED_GRAD_MISTAKES, by_hand=True)
+@check("smoothed_grad", functions=("smoothed_cross_entropy",), mistakes=SMOOTHED_GRAD_MISTAKES, by_hand=True,
+       stand_ins={"smooth_labels": reference_smooth_labels})
 def check_smoothed_grad(smoothed_cross_entropy, rng):
     """The gradient dz of smoothed_cross_entropy equals autograd of F.cross_entropy(label_smoothing=eps)."""
     for z, y, eps in _smoothing_cases(rng):

@@ -108,6 +108,31 @@ def reference_weight_standardize(W, eps):
     return (Wt - mu) / torch.sqrt(var + eps)
 
 
+# --- the course's batchnorm_forward and backward, standing in for the student's in the checks of later exercises ---
+
+def standing_in_batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
+    """batchnorm_forward as the notebook specifies it (2-D x): (out, cache, new_running_mean, new_running_var),
+    cache as bn_cache in training mode and None in eval mode."""
+    out, new_mean, new_var = reference_batchnorm(np.asarray(x, dtype=np.float64), gamma, beta, running_mean,
+                                                 running_var, momentum, eps, training)
+    cache = bn_cache(x, gamma, eps) if training else None
+    return out.numpy(), cache, new_mean.numpy(), new_var.numpy()
+
+
+def standing_in_batchnorm_backward(dout, cache):
+    """batchnorm_backward / batchnorm_backward_alt as the notebook specifies them: (dx, dgamma, dbeta) from the
+    training-mode cache of batchnorm_forward."""
+    x, gamma, eps = np.asarray(cache["x"], dtype=np.float64), np.asarray(cache["gamma"], dtype=np.float64), cache["eps"]
+    grads = reference_batchnorm_grads(x, gamma, np.zeros_like(gamma), float(eps), np.asarray(dout, dtype=np.float64))
+    return tuple(g.numpy() for g in grads)
+
+
+# a check of a function built on batchnorm_forward / backward grades that function, not the student's BN again
+BATCHNORM_STAND_INS = {"batchnorm_forward": standing_in_batchnorm_forward,
+                       "batchnorm_backward": standing_in_batchnorm_backward,
+                       "batchnorm_backward_alt": standing_in_batchnorm_backward}
+
+
 # --- batchnorm_forward: training mode ---------------------------------------------------------------------------
 
 def bn_unbiased_in_normalization(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True):
@@ -731,7 +756,7 @@ LINEAR_BN_MISTAKES = [
 ]
 
 
-@check("linear_batchnorm_backward", mistakes=LINEAR_BN_MISTAKES, by_hand=True)
+@check("linear_batchnorm_backward", mistakes=LINEAR_BN_MISTAKES, by_hand=True, stand_ins=BATCHNORM_STAND_INS)
 def check_linear_batchnorm_backward(linear_batchnorm_backward, rng):
     """dW and db of Linear -> BN(training) match autograd; db is zero up to rounding."""
     for (n, d_in, d_out), eps in [((6, 4, 4), 1e-5), ((10, 3, 5), 0.1), ((2, 5, 2), 1e-5), ((32, 8, 6), 1e-3)]:
@@ -834,7 +859,7 @@ SPATIAL_FORWARD_MISTAKES = [
 ]
 
 
-@check("spatial_batchnorm_forward", mistakes=SPATIAL_FORWARD_MISTAKES, by_hand=True)
+@check("spatial_batchnorm_forward", mistakes=SPATIAL_FORWARD_MISTAKES, by_hand=True, stand_ins=BATCHNORM_STAND_INS)
 def check_spatial_batchnorm_forward(spatial_batchnorm_forward, rng):
     """(N, C, H, W): out and running statistics match F.batch_norm on 4-D input, in training and eval mode."""
     for x, gamma, beta, rm, rv, momentum, eps in _spatial_cases(rng):
@@ -947,14 +972,14 @@ def _check_spatial_backward(backward, rng, parts):
 
 
 @check("spatial_batchnorm_backward_dx", functions=("spatial_batchnorm_backward",),
-       mistakes=SPATIAL_BACKWARD_DX_MISTAKES, by_hand=True)
+       mistakes=SPATIAL_BACKWARD_DX_MISTAKES, by_hand=True, stand_ins=BATCHNORM_STAND_INS)
 def check_spatial_batchnorm_backward_dx(spatial_batchnorm_backward, rng):
     """dx for (N, C, H, W) matches autograd through F.batch_norm on 4-D input."""
     _check_spatial_backward(spatial_batchnorm_backward, rng, ("dx",))
 
 
 @check("spatial_batchnorm_backward_dparams", functions=("spatial_batchnorm_backward",),
-       mistakes=SPATIAL_BACKWARD_DPARAMS_MISTAKES, by_hand=True)
+       mistakes=SPATIAL_BACKWARD_DPARAMS_MISTAKES, by_hand=True, stand_ins=BATCHNORM_STAND_INS)
 def check_spatial_batchnorm_backward_dparams(spatial_batchnorm_backward, rng):
     """dgamma, dbeta for (N, C, H, W) match autograd through F.batch_norm on 4-D input."""
     _check_spatial_backward(spatial_batchnorm_backward, rng, ("dgamma", "dbeta"))

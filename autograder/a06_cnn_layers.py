@@ -763,17 +763,15 @@ MAX_POOL_BACKWARD_MISTAKES = [
 ]
 
 
-@check("max_pool_backward", functions=("max_pool_forward", "max_pool_backward"),
-       mistakes=[Mistake(m.message, m.implementation, replaces="max_pool_backward") for m in MAX_POOL_BACKWARD_MISTAKES],
-       by_hand=True)
-def check_max_pool_backward(max_pool_forward, max_pool_backward, rng):
-    """max_pool_backward(dout, cache) equals autograd through F.max_pool2d (arg-max only, first on ties)."""
+@check("max_pool_backward", mistakes=MAX_POOL_BACKWARD_MISTAKES, by_hand=True)
+def check_max_pool_backward(max_pool_backward, rng):
+    """max_pool_backward(dout, cache) equals autograd through F.max_pool2d (arg-max only, first on ties), given the
+    cache (x, size, stride) that max_pool_forward documents (built here, so the student's forward is not graded
+    again)."""
     for x, size, stride in _pool_cases(rng):
         inputs = describe_inputs(x=x, size=size, stride=stride)
-        result = max_pool_forward(x, size, stride)
-        _expect_pair("max_pool_forward", result, inputs)
         dout = rng.normal(size=reference_max_pool(x, size, stride).shape)
-        got = max_pool_backward(dout, result[1])
+        got = max_pool_backward(dout, (x, size, stride))
         expect_close("max_pool_backward(dout, cache): dx", got, reference_pool_grad(F.max_pool2d, x, size, stride,
                                                                                     dout), inputs=inputs, **TIGHT)
 
@@ -875,17 +873,14 @@ AVG_POOL_BACKWARD_MISTAKES = [
 ]
 
 
-@check("avg_pool_backward", functions=("avg_pool_forward", "avg_pool_backward"),
-       mistakes=[Mistake(m.message, m.implementation, replaces="avg_pool_backward") for m in AVG_POOL_BACKWARD_MISTAKES],
-       by_hand=True)
-def check_avg_pool_backward(avg_pool_forward, avg_pool_backward, rng):
-    """avg_pool_backward(dout, cache) equals autograd through F.avg_pool2d."""
+@check("avg_pool_backward", mistakes=AVG_POOL_BACKWARD_MISTAKES, by_hand=True)
+def check_avg_pool_backward(avg_pool_backward, rng):
+    """avg_pool_backward(dout, cache) equals autograd through F.avg_pool2d, given the documented cache
+    (x, size, stride), built here."""
     for x, size, stride in _pool_cases(rng):
         inputs = describe_inputs(x=x, size=size, stride=stride)
-        result = avg_pool_forward(x, size, stride)
-        _expect_pair("avg_pool_forward", result, inputs)
         dout = rng.normal(size=reference_avg_pool(x, size, stride).shape)
-        got = avg_pool_backward(dout, result[1])
+        got = avg_pool_backward(dout, (x, size, stride))
         expect_close("avg_pool_backward(dout, cache): dx", got, reference_pool_grad(F.avg_pool2d, x, size, stride,
                                                                                     dout), inputs=inputs, **TIGHT)
 
@@ -1010,42 +1005,40 @@ ALL_TIES = ("the gradient goes to every piece equal to the maximum; when pieces 
 
 
 def _maxout_backward_check(name, index, label, mistakes):
-    @check(name, functions=("maxout_forward", "maxout_backward"), mistakes=mistakes, by_hand=True)
-    def body(maxout_forward, maxout_backward, rng):
+    @check(name, functions=("maxout_backward",), mistakes=mistakes, by_hand=True)
+    def body(maxout_backward, rng):
         for x, W, b in _maxout_cases(rng):
             inputs = describe_inputs(x=x, W=W, b=b)
-            result = maxout_forward(x, W, b)
-            _expect_pair("maxout_forward", result, inputs)
             dout = rng.normal(size=(x.shape[0], W.shape[2]))
-            grads = maxout_backward(dout, result[1])
+            grads = maxout_backward(dout, (x, W, b))   # the cache maxout_forward documents, built here
             _expect_triple("maxout_backward", grads, inputs)
             expect_close(f"maxout_backward(dout, cache): {label}", grads[index], reference_maxout(x, W, b, dout)[index],
                          inputs=inputs, **TIGHT)
-    body.description = f"maxout_backward's {label} equals torch autograd through torch.max over the pieces."
+    body.description = (f"maxout_backward's {label} equals torch autograd through torch.max over the pieces, given "
+                        "the documented cache (x, W, b), built here.")
     return body
 
 
 check_maxout_dx = _maxout_backward_check("maxout_dx", 0, "dx", [
-    Mistake(ALL_PIECES, maxout_backward_all_pieces, replaces="maxout_backward"),
-    Mistake(ALL_TIES, maxout_backward_all_ties, replaces="maxout_backward"),
+    Mistake(ALL_PIECES, maxout_backward_all_pieces),
+    Mistake(ALL_TIES, maxout_backward_all_ties),
     Mistake("dx uses W_j instead of its transpose: dx = sum_j dz_j W_j^T, with dz_j (N, M) and W_j (D, M)",
-            maxout_backward_untransposed_w, replaces="maxout_backward"),
+            maxout_backward_untransposed_w),
 ])
 check_maxout_dw = _maxout_backward_check("maxout_dw", 1, "dW", [
-    Mistake(ALL_PIECES, maxout_backward_all_pieces, replaces="maxout_backward"),
-    Mistake(ALL_TIES, maxout_backward_all_ties, replaces="maxout_backward"),
-    Mistake("dW_j is transposed: dW_j = x^T dz_j has the shape (D, M) of W_j", maxout_backward_transposed_dw,
-            replaces="maxout_backward"),
+    Mistake(ALL_PIECES, maxout_backward_all_pieces),
+    Mistake(ALL_TIES, maxout_backward_all_ties),
+    Mistake("dW_j is transposed: dW_j = x^T dz_j has the shape (D, M) of W_j", maxout_backward_transposed_dw),
     Mistake("dW is averaged over the batch; the gradient of a sum over the batch is the sum",
-            maxout_backward_mean, replaces="maxout_backward"),
+            maxout_backward_mean),
 ])
 check_maxout_db = _maxout_backward_check("maxout_db", 2, "db", [
-    Mistake(ALL_PIECES, maxout_backward_all_pieces, replaces="maxout_backward"),
-    Mistake(ALL_TIES, maxout_backward_all_ties, replaces="maxout_backward"),
+    Mistake(ALL_PIECES, maxout_backward_all_pieces),
+    Mistake(ALL_TIES, maxout_backward_all_ties),
     Mistake("db is averaged over the batch; the gradient of a sum over the batch is the sum",
-            maxout_backward_mean, replaces="maxout_backward"),
+            maxout_backward_mean),
     Mistake("every piece's db gets the whole upstream gradient; db_j collects dout only where piece j won",
-            maxout_backward_db_over_pieces, replaces="maxout_backward"),
+            maxout_backward_db_over_pieces),
 ])
 
 

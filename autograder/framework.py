@@ -85,6 +85,11 @@ class Check:
     by_hand: bool = False
     statistical: bool = False  # an S check: properties or statistics of random output, tested over many seeds
     description: str = ""
+    # name -> the course's reference for another graded function of the notebook, taking and returning plain data:
+    # while the check calls the student's function, it calls these instead of the student's own versions, so the
+    # composition is graded and the parts are not graded again. Under `course grade` the student's process gets a
+    # stub that asks the grader (the reference never enters it).
+    stand_ins: dict[str, Callable] = field(default_factory=dict)
 
     def __call__(self, *student_functions, seed: int = 0):
         """Run the check on the student's functions (or Handles). Returns None, or raises CheckFailed."""
@@ -105,6 +110,7 @@ class Check:
                     handles.append(LocalHandle(function, name=name, by_hand=self.by_hand, log=log))
                 except StudentError as error:
                     raise CheckFailed(f"{self.name}: {name}: {error}") from None
+            handles[-1].stand_ins = dict(self.stand_ins)
         try:
             with warnings.catch_warnings(), _one_torch_thread():
                 # a warning printed to stderr would make nbgrader fail the cell; the check reports in words instead
@@ -385,11 +391,15 @@ def _one_torch_thread():
 
 
 def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[Mistake] = (), by_hand: bool = False,
-          statistical: bool = False):
-    """Decorator: turn `body(*handles, rng)` into a Check. functions defaults to (name,)."""
+          statistical: bool = False, stand_ins: dict[str, Callable] | None = None):
+    """Decorator: turn `body(*handles, rng)` into a Check. functions defaults to (name,).
+
+    stand_ins: {"affine_sample": reference_affine_sample_plain}: while the check runs the student's function, the
+    course's reference stands in for the student's own affine_sample (see Check.stand_ins)."""
     def wrap(body):
         return Check(name=name, functions=tuple(functions or (name,)), body=body, mistakes=list(mistakes),
-                     by_hand=by_hand, statistical=statistical, description=(body.__doc__ or "").strip())
+                     by_hand=by_hand, statistical=statistical, description=(body.__doc__ or "").strip(),
+                     stand_ins=dict(stand_ins or {}))
     return wrap
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from autograder import by_hand, engine
 from autograder import notebooks as nbs
-from autograder.handle import Handle, StudentError
+from autograder.handle import Handle, StudentError, lend
 from autograder.plain import NotPlainData, to_plain
 from autograder.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, SandboxDied
 
@@ -57,7 +57,10 @@ class RemoteHandle(Handle):
             if found:
                 raise StudentError(f"{self.name} uses torch ({found}): this exercise is by hand, "
                                    "use numpy only (no torch, no autograd)")
-        reply = self.session.call(self.name, args, kwargs, self.by_hand)
+        if self.name in self.session.lent:
+            raise StudentError(f"{self.name} is graded after the course's {self.name} stood in for it in an earlier "
+                               "cell: keep the test cells in the notebook's order")
+        reply = self.session.call(self.name, args, kwargs, self.by_hand, self._stand_ins())
         if reply.get("stdout"):
             print(reply["stdout"], end="")
         if reply.get("torch"):
@@ -69,6 +72,16 @@ class RemoteHandle(Handle):
             return to_plain(reply.get("result"), f"what {self.name} returned")
         except NotPlainData as error:
             raise StudentError(str(error)) from None
+
+
+    def _stand_ins(self) -> dict:
+        """name -> answer(name, args, kwargs): the course's version of `name`, computed here, for this call only."""
+        def answer(reference):
+            def computed(name, args, kwargs):
+                self.session.lent.add(name)  # from now on, an answer replayed could earn points: see _invoke
+                return lend(reference, name, args, kwargs)
+            return computed
+        return {name: answer(reference) for name, reference in self.stand_ins.items()}
 
 
 class Unavailable:
@@ -95,6 +108,7 @@ class StudentSession:
         self.replay: list[tuple[str, str]] = []
         self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
         self.sandbox_restarts = 0
+        self.lent: set[str] = set()  # functions whose reference stood in for them during a call (Handle.stand_ins)
         self.executor = self._spawn()
 
     def _spawn(self):
@@ -160,9 +174,9 @@ class StudentSession:
         self.restart_if_dead()
         return self.executor.describe(names, self._timeout())
 
-    def call(self, name, args, kwargs, by_hand) -> dict:
+    def call(self, name, args, kwargs, by_hand, stand_ins: dict | None = None) -> dict:
         try:
-            return self.executor.call(name, args, kwargs, by_hand, self._timeout())
+            return self.executor.call(name, args, kwargs, by_hand, self._timeout(), stand_ins)
         except ExecutorDied as died:
             raise StudentError(f"{name}: {died}") from None
 

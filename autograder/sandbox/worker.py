@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,6 +272,28 @@ class Sandbox:
         self.close()
 
 
+MAX_STAND_IN_ANSWER_BYTES = 16 * 1024 ** 2
+MAX_STAND_IN_QUESTIONS = 10_000  # per call of a student function
+
+
+def _stand_in_answer(stand_in, question: dict) -> dict:
+    """The answer to a student process's question for a stand-in: {"ok": True, "result": plain data} or an error.
+    Only names lent for this call are answered; answers are size-limited."""
+    name, args, kwargs = question.get("name"), question.get("args"), question.get("kwargs")
+    if type(name) is not str or type(args) is not list or type(kwargs) is not dict:
+        return {"ok": False, "error": "a malformed question"}
+    try:
+        result = stand_in(name, tuple(args), kwargs)
+        answer = {"ok": True, "result": result}
+        if len(wire.encode(answer)) > MAX_STAND_IN_ANSWER_BYTES:
+            return {"ok": False, "error": f"the answer of {name} is over {MAX_STAND_IN_ANSWER_BYTES} bytes"}
+        return answer
+    except KeyError:
+        return {"ok": False, "error": f"no stand-in for {name} in this call"}
+    except Exception as error:  # StudentError: a wrong call of the stand-in; the student's function sees it raise
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+
 class Executor:
     """One submission's student process: a namespace in which cells run and functions are called."""
 
@@ -278,14 +301,26 @@ class Executor:
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead = False
 
-    def request(self, message: dict, timeout: float) -> dict:
-        """Send a request and wait for the answer; ExecutorDied when the process dies or the time runs out."""
+    def request(self, message: dict, timeout: float, stand_in=None) -> dict:
+        """Send a request and wait for the answer; ExecutorDied when the process dies or the time runs out.
+
+        stand_in(name, args, kwargs) -> plain data: answers the student process's questions for a stand-in during
+        a call (see Executor.call), within the same time limit; its errors go back as an error answer.
+        """
         if self.dead:
             raise ExecutorDied("the student process is no longer running")
+        deadline = time.monotonic() + timeout
         self.sock.settimeout(timeout)
         try:
             wire.send(self.sock, message)
             reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
+            questions = 0
+            while stand_in is not None and type(reply) is dict and reply.get("op") == "stand_in":
+                questions += 1
+                wire.send(self.sock, _stand_in_answer(stand_in, reply) if questions <= MAX_STAND_IN_QUESTIONS else
+                          {"ok": False, "error": f"more than {MAX_STAND_IN_QUESTIONS} questions in one call"})
+                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
         except socket.timeout:
             self.kill()
             raise ExecutorTimedOut(f"no answer within {timeout:g} s (an endless loop?)") from None
@@ -306,9 +341,16 @@ class Executor:
     def describe(self, names: list[str], timeout: float) -> dict:
         return self.request({"op": "describe", "names": names}, timeout).get("names", {})
 
-    def call(self, name: str, args: tuple, kwargs: dict, by_hand: bool, timeout: float) -> dict:
-        return self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
-                             "by_hand": by_hand}, timeout)
+    def call(self, name: str, args: tuple, kwargs: dict, by_hand: bool, timeout: float,
+             stand_ins: dict | None = None) -> dict:
+        """Call a student function. stand_ins: name -> stand_in(name, args, kwargs), the course's version of another
+        function, computed here when the student's function calls that name (the student's process gets a stub
+        that asks, see runner.Executor.stand_in)."""
+        message = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "by_hand": by_hand}
+        if not stand_ins:
+            return self.request(message, timeout)
+        message["stand_ins"] = sorted(stand_ins)
+        return self.request(message, timeout, stand_in=lambda asked, a, k: stand_ins[asked](asked, a, k))
 
     def kill(self) -> None:
         if not self.dead:

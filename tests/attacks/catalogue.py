@@ -176,3 +176,82 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("another-assignments-notebook", lambda solved, source: json.dumps(nbformat.v4.new_notebook(
             cells=[nbformat.v4.new_code_cell("def train():\n    pass")])), NOTHING),
     ]
+
+
+# --- stand-ins (03_regularization): the course's affine_sample stands in for the student's while rotate is graded ---
+
+STAND_IN_ASSIGNMENT = "03_regularization"
+STAND_IN_DESERVED = {"affine_sample_tests": 0.0, "rotate_tests": 2.0}
+
+# affine_sample is wrong, except on inputs whose answers it has recorded; rotate is right, and while it is graded it
+# asks the stand-in (the course's affine_sample) for answers and records them, for the inputs in WANTED as well
+_RECORDER = '''
+import numpy as np
+
+ANSWERS = {}
+WANTED = []  # (x, theta) pairs whose answers are wanted
+
+
+def _key(x, theta):
+    return (np.asarray(x, float).tobytes(), np.asarray(theta, float).tobytes())
+
+
+def affine_sample(x, theta):
+    """Replays what the stand-in answered; otherwise wrong."""
+    return ANSWERS.get(_key(x, theta), np.zeros_like(np.asarray(x, float)))
+
+
+def rotate(x, angle):
+    N, C, H, W = x.shape
+    alpha = np.deg2rad(np.broadcast_to(np.asarray(angle, dtype=float), (N,)))
+    theta = np.zeros((N, 2, 3))
+    theta[:, 0, 0], theta[:, 0, 1] = np.cos(alpha), -np.sin(alpha) * H / W
+    theta[:, 1, 0], theta[:, 1, 1] = np.sin(alpha) * W / H, np.cos(alpha)
+    for wanted_x, wanted_theta in WANTED + [(x, theta)]:
+        try:
+            ANSWERS[_key(wanted_x, wanted_theta)] = np.asarray(affine_sample(wanted_x, wanted_theta))
+        except Exception:
+            pass
+    return affine_sample(x, theta)
+'''
+
+
+def _check_inputs_literal() -> str:
+    """The inputs check_affine_sample uses (a student can learn them by printing them in a first submission)."""
+    import numpy as np
+
+    from autograder.a03_regularization import _affine_cases
+
+    pairs = [(x.tolist(), theta.tolist()) for x, theta in _affine_cases(np.random.default_rng(0))]
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 5))          # and those of its visible check
+    for shift in (0.0, 2 / 5, 1 / 5):
+        theta = np.tile(np.array([[1.0, 0.0, shift], [0.0, 1.0, 0.0]]), (2, 1, 1))
+        pairs.append((x.tolist(), theta.tolist()))
+    return f"WANTED = [(np.array(x), np.array(t)) for x, t in {pairs!r}]\n"
+
+
+def _recorder(wanted: bool, graded_after: bool):
+    """The submission: the recorder in the affine_sample answer cell (rotate's left empty), and, when graded_after,
+    the affine_sample test cell moved after the rotate test cell, so that replayed answers could count."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        answer_cell(notebook, "affine_sample_answer").source = _RECORDER + (_check_inputs_literal() if wanted else "")
+        answer_cell(notebook, "rotate_answer").source = "pass  # rotate is defined with affine_sample above"
+        if graded_after:
+            moved = answer_cell(notebook, "affine_sample_tests")
+            notebook.cells.remove(moved)
+            notebook.cells.insert(notebook.cells.index(answer_cell(notebook, "rotate_tests")) + 1, moved)
+        return notebook
+    return make
+
+
+def stand_in_attacks() -> list[Attack]:
+    """Answers of a stand-in recorded during one check, replayed to earn points in another: they earn nothing."""
+    return [
+        Attack("replays-stand-in-answers-of-its-own-inputs", _recorder(wanted=False, graded_after=True),
+               STAND_IN_DESERVED),
+        Attack("asks-the-stand-in-for-the-checks-inputs-and-replays", _recorder(wanted=True, graded_after=True),
+               STAND_IN_DESERVED, reason="stood in for it"),
+        Attack("asks-the-stand-in-for-the-checks-inputs-in-order", _recorder(wanted=True, graded_after=False),
+               STAND_IN_DESERVED),
+    ]
