@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
 START_TIMEOUT_SECONDS = 120
+SANDBOX_UID = 65534  # the uid and gid student code has inside the sandbox ("nobody")
 # The last argument of every sandbox process, so that `ps` shows whose it is: the grader that loaded this module
 # (its forked workers inherit the value, and so do the sandboxes they restart).
 OWNER_LABEL = f"course-sandbox-of-{os.getpid()}"
@@ -58,7 +59,8 @@ class Limits:
     cpu_seconds: int = 600
     file_bytes: int = 64 * 1024 ** 2
     output_bytes: int = 64 * 1024
-    scratch_bytes: int = 256 * 1024 ** 2
+    scratch_bytes: int = 256 * 1024 ** 2   # each of /scratch and /tmp, in memory
+    processes: int = 256                   # processes and threads of the sandbox's user, the fork server's included
 
 
 def bubblewrap_problem() -> str | None:
@@ -76,8 +78,14 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
+    # Student code holds no capability and no privileged uid, whoever starts the grader (root included): a user
+    # namespace of its own in which it is an ordinary user, every capability dropped, and no further user namespace
+    # (which would give it capabilities again). The fork server is the namespace's init, so its processes cannot
+    # signal it (the kernel drops SIGSTOP and SIGKILL sent to an init from inside its namespace).
+    command += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns",
+                "--cap-drop", "ALL", "--as-pid-1"]
     # a private /tmp first: the binds below may lie under /tmp (a clone in a temporary folder) and must stay visible
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
         if os.path.exists(system):
             command += ["--ro-bind", system, system]
@@ -118,6 +126,7 @@ def _runner_environment(limits: Limits) -> dict[str, str]:
     """What the fork server needs in its environment, in the sandbox or not: its limits and its memory settings."""
     return {"COURSE_MEMORY_LIMIT": str(limits.memory_bytes), "COURSE_CPU_LIMIT": str(limits.cpu_seconds),
             "COURSE_FILE_LIMIT": str(limits.file_bytes), "COURSE_OUTPUT_CAP": str(limits.output_bytes),
+            "COURSE_PROCESS_LIMIT": str(limits.processes),
             **FORK_FRIENDLY_MEMORY}
 
 
