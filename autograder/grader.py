@@ -19,10 +19,15 @@ import contextlib
 import functools
 import importlib
 import io
+import pkgutil
+import sys
 import time
+import types
 
 import nbformat
 from dataclasses import dataclass
+
+import course
 
 from autograder import by_hand, engine
 from autograder import notebooks as nbs
@@ -32,6 +37,9 @@ from autograder.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, S
 
 IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
                         "itertools", "functools", "collections")
+
+# the course package's modules, listed before any student code runs
+COURSE_MODULES = frozenset(f"course.{m.name}" for m in pkgutil.iter_modules(course.__path__))
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,34 @@ def _compiled(source: str, name: str):
     return compile(source, name, "exec")
 
 
+def trusted_module(name):
+    """The module of that name if the grader trusts it, else None.
+
+    The name comes from the student's process, and importing a module runs its code here: so only the packages
+    the grader trusts and the course's own modules, as they were when the grader started, may be imported; any
+    other module must have been imported by the grader already (numpy.linalg, torch.nn.functional, ...).
+    """
+    if type(name) is not str or name.split(".")[0] not in IMPORTABLE_IN_GRADER:
+        return None
+    module = sys.modules.get(name)
+    if module is None and (name in IMPORTABLE_IN_GRADER or name in COURSE_MODULES):
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            return None
+    return module if isinstance(module, types.ModuleType) else None
+
+
+def trusted_function(name):
+    """'course.module:function' -> that function of a course module the grader has imported, else None."""
+    if type(name) is not str or not name.startswith("course."):
+        return None
+    module_name, _, function = name.partition(":")
+    module = trusted_module(module_name)
+    found = getattr(module, function, None) if function.isidentifier() else None
+    return found if isinstance(found, types.FunctionType) else None
+
+
 def grader_namespace(session: StudentSession, source: str) -> dict:
     """The namespace a test cell runs in, here: the student's names as handles, modules and copied values."""
     namespace = {"__builtins__": builtins, "__name__": "__main__"}
@@ -193,11 +229,10 @@ def grader_namespace(session: StudentSession, source: str) -> dict:
         kind = description.get("kind")
         if kind == "function":
             namespace[name] = RemoteHandle(session, name)
-        elif kind == "course_function" and str(description.get("name", "")).startswith("course."):
-            module, _, function = description["name"].partition(":")  # the course's own code: run it here
-            namespace[name] = getattr(importlib.import_module(module), function)
-        elif kind == "module" and str(description.get("module")).split(".")[0] in IMPORTABLE_IN_GRADER:
-            namespace[name] = importlib.import_module(description["module"])
+        elif kind == "course_function" and trusted_function(description.get("name")) is not None:
+            namespace[name] = trusted_function(description["name"])  # the course's own code: run it here
+        elif kind == "module" and trusted_module(description.get("module")) is not None:
+            namespace[name] = trusted_module(description["module"])
         elif kind == "value":
             try:
                 namespace[name] = to_plain(description.get("value"))
@@ -221,7 +256,7 @@ def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool
             return False, printed.getvalue(), f"StudentError: {failure}"
         except ExecutorDied as died:
             return False, printed.getvalue(), f"StudentError: {died}"
-        except Exception as error:
+        except BaseException as error:  # SystemExit and all: this cell fails, grading goes on
             return False, printed.getvalue(), f"{type(error).__name__}: {error}"
     return True, printed.getvalue(), ""
 

@@ -66,6 +66,7 @@ class RunReport:
     crashed: int = 0
     work_seconds: float = 0.0   # time workers spent grading (the floor, without start-up and waiting)
     rows: list[CellRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one student's, which did not stop the run
 
 
 def submission_hash(path: Path) -> str:
@@ -176,13 +177,14 @@ def grade_task(task: Task) -> dict:
         digest = submission_hash(path)
         try:
             submission = nbs.read_notebook(path)
-        except nbs.NotebookError as error:
-            results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]))
+        except Exception as error:  # NotebookError, or whatever else a hostile file makes the reader raise
+            results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]
+                                         if isinstance(error, nbs.NotebookError) else f"unreadable: {error!r}"))
             continue
         try:
             grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums)
-        except Exception as error:  # the sandbox broke down: this notebook gets no points, the run goes on
-            results.append(_not_gradable(source, name, digest, f"grading failed: {error}"))
+        except BaseException as error:  # of any kind (SystemExit too): this notebook gets no points, the run goes on
+            results.append(_not_gradable(source, name, digest, f"grading failed: {type(error).__name__}: {error}"))
             _restart_sandbox()
             continue
         finally:
@@ -193,7 +195,23 @@ def grade_task(task: Task) -> dict:
         cells = [asdict(c) for c in grade.cells]
         results.append({"name": name, "sha256": digest, "cells": cells, "comments": engine.auto_comments(graded),
                         "notebook": stamped(graded, digest, cells), "crashed": False})
-    return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
+    return encodable({"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started})
+
+
+def encodable(value):
+    """value with every string made encodable as UTF-8 (a lone surrogate, which JSON can carry, becomes '?'), so
+    one student's text cannot fail the writes of the gradebook, graded notebooks and reports."""
+    if type(value) is str:
+        try:
+            value.encode()
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode()
+    if type(value) is dict:
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(encodable(v) for v in value)
+    return value
 
 
 @functools.lru_cache(maxsize=None)
@@ -246,19 +264,33 @@ def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
     return gradebook
 
 
-def save(course_dir: Path, writer: GradebookWriter, results: list[dict]) -> list[CellRow]:
+def submission_time(folder: Path, problems: list[str] | None = None):
+    """When the submission was made (its timestamp.txt), or None when it has none or one that cannot be read: that
+    is the student's problem alone, noted in problems."""
+    from nbgrader.utils import parse_utc
+
+    stamp_file = folder / "timestamp.txt"
+    if not stamp_file.is_file():
+        return None
+    try:
+        return parse_utc(stamp_file.read_text(errors="replace").strip())
+    except Exception as error:  # dateutil raises ParserError, OverflowError, ...
+        if problems is not None:
+            problems.append(f"{folder}: timestamp.txt ignored, it is not a time ({type(error).__name__})")
+        return None
+
+
+def save(course_dir: Path, writer: GradebookWriter, results: list[dict],
+         problems: list[str] | None = None) -> list[CellRow]:
     """Write graded tasks: their grades into the gradebook in one transaction, then their graded notebooks.
 
     A notebook is written only once its grades are committed, and is_done trusts the notebook: a run killed in
     between grades those tasks again, and nothing is lost or counted twice.
     """
-    from nbgrader.utils import parse_utc
-
     rows, tasks = [], [Task(**{**r["task"], "notebooks": tuple(r["task"]["notebooks"])}) for r in results]
     try:
         for task, result in zip(tasks, results):
-            stamp_file = Path(task.folder) / "timestamp.txt"
-            timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
+            timestamp = submission_time(Path(task.folder), problems)
             scores, comments = {}, {}
             for notebook in result["notebooks"]:
                 stem = Path(notebook["name"]).stem
@@ -343,7 +375,11 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
                         running, timeout=max(0.0, next_save - time.monotonic()),
                         return_when=concurrent.futures.FIRST_COMPLETED)
                     for future in done:
-                        result = future.result()
+                        try:
+                            result = future.result()
+                        except Exception as error:  # grade_task fails a notebook, never a task: a worker died
+                            raise CourseError(f"grading stopped, a worker failed ({type(error).__name__}: "
+                                              f"{error}); what was graded is saved, run it again to finish") from None
                         pending.append(result)
                         report.graded += 1
                         report.work_seconds += result["seconds"]
@@ -352,12 +388,12 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
                         bar.set_postfix(failures=report.crashed)
                     if time.monotonic() >= next_save:  # also while a slow submission holds up the rest
                         batch, pending = pending, []
-                        report.rows += save(course_dir, writer, batch) if batch else []
+                        report.rows += save(course_dir, writer, batch, report.problems) if batch else []
                         next_save = time.monotonic() + SAVE_EVERY_SECONDS
             finally:
                 bar.close()
                 if pending:  # what was graded is kept, also when the run stops early (^C, a worker's error)
-                    report.rows += save(course_dir, writer, pending)
+                    report.rows += save(course_dir, writer, pending, report.problems)
     finally:
         gradebook.close()
         for sandbox in sandboxes:
@@ -398,4 +434,5 @@ def summary(report: RunReport) -> str:
                      f"{sum(s == 1.0 for s in scores):10d}")
     lines.append(f"graded now: {report.graded}, already graded: {report.already_done}, "
                  f"notebooks that could not be graded: {report.crashed}")
+    lines += report.problems
     return "\n".join(lines)
