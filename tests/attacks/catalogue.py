@@ -30,6 +30,7 @@ class Attack:
     make: Callable          # (solved notebook, source notebook) -> notebook, or str for raw file content
     deserved: dict          # grade id -> points
     reason: str = ""        # what the reason for its lost points must say, where that is what catches it
+    files: tuple = ()       # (name, text) of further files in the submission folder
 
 
 def answer_cell(notebook, grade_id):
@@ -78,6 +79,74 @@ def _rename_test(notebook):
     cell.source = "pass"
     cell.metadata.nbgrader["grade_id"] = "my_own_tests"
 
+
+def _change_cell_type(grade_id: str, cell_type: str):
+    """The answer cell turned into a cell of another type (its metadata kept): the grader must not put the source's
+    version of it, which holds the solution, in its place."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        cell = answer_cell(notebook, grade_id)
+        new = (nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell)(
+            "my answer is elsewhere")
+        new.metadata = copy.deepcopy(cell.metadata)
+        at = notebook.cells.index(cell)
+        notebook.cells[at] = new
+        if grade_id == "rel_error_answer":  # rel_error defined (wrong) after it, for the cells that use it
+            notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(WRONG))
+        return notebook
+    return make
+
+
+EXITS_ON_IMPORT = "numpy.f2py.__main__"  # its import runs f2py's command line, which ends with SystemExit
+PLANTED = f"attack_planted_{MARKER[-4:]}"  # a module an attack tries to add to the course package
+
+
+def _plants_a_module(solved, source):
+    """Remount the read-only course package writable (root's capabilities in the sandbox) and plant a module with a
+    correct rel_error in it: the grader, which imports course functions by name, would run the planted one."""
+    notebook = copy.deepcopy(solved)
+    module = "import numpy as np\n" + answer_cell(solved, "rel_error_answer").source
+    answer_cell(notebook, "rel_error_answer").source = (
+        "import ctypes, importlib, os\nimport course\n"
+        "folder = os.path.dirname(course.__file__)\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None)  # MS_REMOUNT | MS_BIND: writable\n"
+        f"try:\n    with open(os.path.join(folder, '{PLANTED}.py'), 'w') as f:\n"
+        f"        f.write({module!r})\n"
+        f"    rel_error = importlib.import_module('course.{PLANTED}').rel_error\n"
+        "except OSError:\n" + "    " + WRONG.replace("\n", "\n    ") + "\n")
+    return notebook
+
+
+def _rigged_description(module: str):
+    """The student's process describes every name as a module of the student's choosing: the grader must not import
+    what it is told to (this one ends the process that imports it). Its functions then stand for nothing: no point."""
+    return with_rel_error(
+        WRONG + "import sys\nrunner = sys.modules['__main__']\n"
+        f"runner.describe = lambda value: {{'kind': 'module', 'module': {module!r}}}\n")
+
+
+def appended_to_answer(text: str):
+    """The correct solution with a line of the student's own at the end of the rel_error answer."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        answer_cell(notebook, "rel_error_answer").source += "\n" + text
+        return notebook
+    return make
+
+
+def with_markdown_cell(text: str, raw_json: bool = False):
+    """The correct solution plus a markdown cell of the student's own; raw_json: the file as JSON text with every
+    character escaped (how a lone surrogate, which UTF-8 cannot encode, reaches a notebook file)."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        notebook.cells.append(nbformat.v4.new_markdown_cell(text))
+        return json.dumps(notebook) if raw_json else notebook
+    return make
+
+
+SCRIPT = f"<script>document.title = '{MARKER}'</script>"
+HANDLER = f"<img src=x onerror=\"document.title = '{MARKER}'\">"
 
 SOURCE_PATH = REPO_ROOT / "source_notebooks" / "00_getting_started" / "getting_started.ipynb"
 CONFIG_PATH = REPO_ROOT / "nbgrader_config.py"
@@ -156,6 +225,17 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("edits-a-locked-test-cell", edit_tests(_gut_test), CHEATED),
         Attack("deletes-a-test-cell", edit_tests(_delete_test), CHEATED),
         Attack("renames-a-grade-id", edit_tests(_rename_test), CHEATED),
+        Attack("remounts-the-course-package-and-plants-a-module", _plants_a_module, CHEATED),
+        Attack("names-a-module-that-exits-the-grader", _rigged_description(EXITS_ON_IMPORT), NOTHING),
+        Attack("answer-cell-turned-into-markdown", _change_cell_type("rel_error_answer", "markdown"), CHEATED),
+        Attack("written-answer-turned-into-code", _change_cell_type("taylor_answer", "code"), FULL),
+        Attack("lone-surrogate-in-an-error-message", with_extra_cell("raise ValueError('bad \\ud800 text')"), FULL),
+        Attack("lone-surrogate-in-markdown", with_markdown_cell("a note \ud800 of mine", raw_json=True), FULL),
+        Attack("malformed-timestamp", lambda solved, source: solved, FULL,
+               files=(("timestamp.txt", "not a time \u00e9 at all 99:99"),)),
+        Attack("hidden-tests-marker-in-an-answer", appended_to_answer("# ### BEGIN HIDDEN TESTS (a comment of mine)"),
+               FULL),
+        Attack("script-in-markdown", with_markdown_cell(f"# My notes\n\n{SCRIPT}\n\n{HANDLER}\n"), FULL),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
