@@ -38,6 +38,7 @@ STAMP = "course_grade"
 # Graded tasks are written to the gradebook together, at most this often: one commit waits for the disk, and a
 # run killed meanwhile grades those few tasks again.
 SAVE_EVERY_SECONDS = 1.0
+REASON_CHARACTERS = 2000  # of the reason for lost points, in the gradebook's comments and the reports
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def grade_task(task: Task) -> dict:
                 _sandbox.reap()
             except Exception:
                 pass
-        cells = [asdict(c) for c in grade.cells]
+        cells = [dict(asdict(c), message=c.message[:REASON_CHARACTERS]) for c in grade.cells]
         results.append({"name": name, "sha256": digest, "cells": cells, "comments": engine.auto_comments(graded),
                         "notebook": stamped(graded, digest, cells), "crashed": False})
     return encodable({"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started})

@@ -7,6 +7,7 @@ no process an attack started is left running.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import json
@@ -133,10 +134,16 @@ def test_every_graded_notebook_is_a_valid_notebook(attacked_class):
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))  # raises ValidationError
 
 
-def test_output_is_capped_in_bytes(attacked_class):
-    course = attacked_class[0]
-    graded = course / "autograded" / "100-mb-of-output" / ASSIGNMENT / NOTEBOOK
-    assert graded.stat().st_size < 1024 ** 2
+def test_output_and_error_text_are_capped_in_bytes(attacked_class):
+    """Also when the student's process raises its own cap: the grader caps what it receives."""
+    course, _, report, _ = attacked_class
+    for student in ("100-mb-of-output", "raises-the-output-cap-from-inside", "error-text-of-megabytes"):
+        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK).stat().st_size < 1024 ** 2, student
+    assert max(len(row.reason) for row in report.rows) <= grading.REASON_CHARACTERS
+    assert [r for r in report.rows if r.student == "reply-of-many-small-values" and "over the limit" in r.reason]
+    csv_path, _ = grading.write_reports(report, course / "reports")
+    with open(csv_path, newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(report.rows)  # Python's csv reader takes every reason field
 
 
 def test_unsafe_mode_is_refused_without_a_sandbox(monkeypatch, tmp_path):

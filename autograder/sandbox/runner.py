@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 import traceback
 import types
 
@@ -271,11 +272,14 @@ def reap(own_pid: int, spawned: set[int]) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     spawned.clear()
+    deadline = time.monotonic() + 5  # killed processes leave the process table (and the pids limit) in a moment
     while True:
         try:
             if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                break
-        except ChildProcessError:
+                if not SANDBOXED or time.monotonic() > deadline:  # unsandboxed, others' children may live on
+                    break
+                time.sleep(0.001)
+        except ChildProcessError:  # none left: as the sandbox's init, every process in it was a child
             break
     for folder in (SCRATCH, "/tmp") if SANDBOXED else (SCRATCH,):  # the sandbox's /tmp is its own
         for entry in os.listdir(folder):
@@ -300,7 +304,12 @@ def serve_forks(control: socket.socket) -> None:
             return
         command = message.decode(errors="replace")
         if command == "spawn" and fds:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # the process limit, held by what a submission started
+                os.close(fds[0])
+                wire.send(control, {"error": f"cannot start a process: {error}"})
+                continue
             if pid == 0:
                 control.close()
                 try:

@@ -15,13 +15,16 @@ per request here.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +75,83 @@ def bubblewrap_problem() -> str | None:
     if probe.returncode != 0:
         return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip().splitlines()[-1:]}"
     return None
+
+
+def pids_cgroup(limit: int) -> Path | None:
+    """A new cgroup that holds at most `limit` processes and threads (the kernel's pids controller), or None where
+    this process may not make one (an unprivileged user: RLIMIT_NPROC in the sandbox limits processes instead).
+
+    root needs it: RLIMIT_NPROC does not apply to a user that is root outside the sandbox's user namespace.
+    """
+    name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_cgroup_numbers)}"
+    for pids_root in _pids_roots():
+        _sweep_cgroups(pids_root)
+        folder = pids_root / name
+        try:
+            folder.mkdir()
+            (folder / "pids.max").write_text(str(limit))
+            _open_cgroups.add(folder)
+            return folder
+        except OSError:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+_cgroup_numbers = itertools.count()
+CGROUP_PREFIX = "course-sandbox-"
+
+
+def _pids_roots() -> list[Path]:
+    """Where a pids cgroup can be made: cgroup v1's pids hierarchy, or v2's root with the pids controller on."""
+    roots = []
+    for pids_root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        if pids_root.name == "cgroup" and "pids" not in _read(pids_root / "cgroup.subtree_control"):
+            continue
+        if (pids_root / "cgroup.procs").exists():
+            roots.append(pids_root)
+    return roots
+
+
+def _sweep_cgroups(pids_root: Path, wait_seconds: float = 0.0) -> None:
+    """Remove the empty cgroups of sandboxes that are closed: this process's, and those of graders that have ended.
+
+    A sandbox's processes leave its cgroup a moment after the kill (a big address space takes time to tear down),
+    so close() does not wait for them: the next sandbox made, or this process's exit, removes the cgroup.
+    """
+    deadline = time.monotonic() + wait_seconds
+    for folder in pids_root.glob(f"{CGROUP_PREFIX}*"):
+        owner = folder.name[len(CGROUP_PREFIX):].split("-")[0]
+        if owner.isdigit() and int(owner) != os.getpid() and Path(f"/proc/{owner}").exists():
+            continue  # another grader's, still running
+        if folder in _open_cgroups:
+            continue
+        while True:
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # processes still in it
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+
+
+_open_cgroups: set[Path] = set()
+
+
+@atexit.register
+def _sweep_at_exit() -> None:
+    for pids_root in _pids_roots():
+        _sweep_cgroups(pids_root, wait_seconds=2.0)
 
 
 def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[str]:
@@ -171,7 +251,7 @@ class Sandbox:
                 raise SandboxUnavailable(f"{problem}; or grade without a sandbox with --unsafe (trusted work only)")
         self.control, theirs = socket.socketpair()
         python = str(Path(sys.prefix) / "bin" / "python")
-        self._tmp = None
+        self._tmp, self.cgroup = None, None
         if unsafe:
             # no sandbox: a scratch folder of its own, and the runner copied next to it, outside our package
             self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
@@ -187,6 +267,9 @@ class Sandbox:
         else:
             env, cwd = None, None
             command = _bubblewrap_command(python, limits, theirs.fileno())
+            self.cgroup = pids_cgroup(limits.processes)
+            if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
+                command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
         with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
             self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -249,6 +332,9 @@ class Sandbox:
             reply = self._command("spawn", [theirs.fileno()])
         finally:
             theirs.close()
+        if "pid" not in reply:
+            ours.close()
+            raise SandboxDied(reply.get("error", "the sandbox started no process"))
         return Executor(self, ours, reply["pid"])
 
     def kill(self, pid: int) -> None:
@@ -272,6 +358,7 @@ class Sandbox:
                 self.process.stderr.close()
             if self._tmp is not None:
                 self._tmp.cleanup()
+            _open_cgroups.discard(self.cgroup)  # removed once empty (see _sweep_cgroups)
 
     def __enter__(self):
         return self
@@ -280,12 +367,37 @@ class Sandbox:
         self.close()
 
 
+REPLY_BYTES = 64 * 1024 ** 2           # the most a reply of the student's process may be, arrays included
+REPLY_TREE_BYTES = 4 * 1024 ** 2       # ... and of its values outside arrays (see wire.receive)
+ERROR_TEXT_CHARACTERS = 4000           # of an error message or traceback from the student's process
+OUTPUT_PER_PROCESS = 16                # the student's process may print this many times Limits.output_bytes
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[:max(room, 0)] + f"\n[cut: {len(text) - max(room, 0)} more characters]"
+
+
 class Executor:
-    """One submission's student process: a namespace in which cells run and functions are called."""
+    """One submission's student process: a namespace in which cells run and functions are called.
+
+    The limits on what its replies carry are applied here, outside it (runner.py caps output too, but the student's
+    code can change anything in its own process).
+    """
 
     def __init__(self, sandbox: Sandbox, sock: socket.socket, pid: int):
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead = False
+        self.output_left = OUTPUT_PER_PROCESS * sandbox.limits.output_bytes
+
+    def _capped(self, reply: dict) -> dict:
+        for key in ("error", "traceback"):
+            if type(reply.get(key)) is str:
+                reply[key] = _cut(reply[key], ERROR_TEXT_CHARACTERS)
+        if type(reply.get("stdout")) is str:
+            stdout = _cut(reply["stdout"], min(self.sandbox.limits.output_bytes, self.output_left))
+            self.output_left -= len(stdout)
+            reply["stdout"] = stdout
+        return reply
 
     def request(self, message: dict, timeout: float) -> dict:
         """Send a request and wait for the answer; ExecutorDied when the process dies or the time runs out."""
@@ -294,7 +406,7 @@ class Executor:
         self.sock.settimeout(timeout)
         try:
             wire.send(self.sock, message)
-            reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
+            reply = wire.receive(self.sock, limit=REPLY_BYTES, tree_limit=REPLY_TREE_BYTES)
         except socket.timeout:
             self.kill()
             raise ExecutorTimedOut(f"no answer within {timeout:g} s (an endless loop?)") from None
@@ -307,7 +419,7 @@ class Executor:
         if type(reply) is not dict:
             self.kill()
             raise ExecutorDied("the student process sent malformed data")
-        return reply
+        return self._capped(reply)
 
     def exec_cell(self, source: str, name: str, timeout: float) -> dict:
         return self.request({"op": "exec", "source": source, "name": name}, timeout)

@@ -236,6 +236,12 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("hidden-tests-marker-in-an-answer", appended_to_answer("# ### BEGIN HIDDEN TESTS (a comment of mine)"),
                FULL),
         Attack("script-in-markdown", with_markdown_cell(f"# My notes\n\n{SCRIPT}\n\n{HANDLER}\n"), FULL),
+        Attack("raises-the-output-cap-from-inside", with_extra_cell(
+            "import sys\nsys.modules['__main__'].OUTPUT_CAP_BYTES = 10 ** 9\nprint('x' * 3_000_000)\n"
+            "for _ in range(3):\n    print('y' * 1_000_000)"), FULL),
+        Attack("error-text-of-megabytes", with_extra_cell("raise ValueError('e' * 3_000_000)"), FULL),
+        Attack("reply-of-many-small-values", with_rel_error(
+            "def rel_error(a, b):\n    return [0] * 6_000_000\n"), NOTHING),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
