@@ -4,7 +4,8 @@ Run as `python runner.py CONTROL_FD`. It imports numpy, torch and matplotlib onc
 slow first one); then, for every "spawn" request that arrives on the control socket with a socket attached, it forks
 an executor that serves that socket: it executes cells in its own namespace, describes names, and calls student
 functions with plain data (see wire.py). "reap" kills every other process in the sandbox and empties the scratch
-folder, so nothing a submission started survives it. This file trusts nothing it runs and is trusted by no one:
+folder and /tmp, so nothing a submission started survives it. The fork server is non-dumpable (not_dumpable), so
+no process in the sandbox can read, write or trace it or another executor. This file trusts nothing it runs and is trusted by no one:
 the grader outside computes every verdict.
 """
 

@@ -8,9 +8,11 @@
 
 bubblewrap gives the fork server and everything it forks: no network; a read-only view of the Python installation,
 the virtual environment and the student package `course` only (not the course's sources, `autograder`, the
-gradebook or any submission); a private /tmp and scratch folder; its own PID namespace, so that reaping can find
-every process a submission started. Memory, CPU time and file size are limited per executor (runner.py); wall time
-per request here.
+gradebook or any submission); a private, size-capped /tmp and scratch folder; its own PID namespace, so that reaping
+can find every process a submission started, with the fork server as its init (which its processes cannot signal);
+its own user namespace, in which student code is an ordinary user (SANDBOX_UID) without a single capability, whoever
+starts the grader. Memory, CPU time and file size are limited per executor (runner.py); the number of processes by
+a pids cgroup (or RLIMIT_NPROC); wall time per request, and the size of every reply, here.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ REPO_ROOT = HERE.parent.parent
 RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
 START_TIMEOUT_SECONDS = 120
 SANDBOX_UID = 65534  # the uid and gid student code has inside the sandbox ("nobody")
+USER_OPTIONS = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns",
+                "--cap-drop", "ALL", "--as-pid-1"]  # see _bubblewrap_command
 # The last argument of every sandbox process, so that `ps` shows whose it is: the grader that loaded this module
 # (its forked workers inherit the value, and so do the sandboxes they restart).
 OWNER_LABEL = f"course-sandbox-of-{os.getpid()}"
@@ -70,10 +74,11 @@ def bubblewrap_problem() -> str | None:
     """None when bubblewrap can make a sandbox here, else why not."""
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", *USER_OPTIONS,
+                            "true"], capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip().splitlines()[-1:]}"
+        return (f"bubblewrap cannot create a sandbox here (version 0.8 or newer is needed): "
+                f"{probe.stderr.strip().splitlines()[-1:]}")
     return None
 
 
@@ -162,8 +167,7 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
     # namespace of its own in which it is an ordinary user, every capability dropped, and no further user namespace
     # (which would give it capabilities again). The fork server is the namespace's init, so its processes cannot
     # signal it (the kernel drops SIGSTOP and SIGKILL sent to an init from inside its namespace).
-    command += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns",
-                "--cap-drop", "ALL", "--as-pid-1"]
+    command += USER_OPTIONS
     # a private /tmp first: the binds below may lie under /tmp (a clone in a temporary folder) and must stay visible
     command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
