@@ -121,6 +121,7 @@ def probe_sandbox() -> dict:
         found.update(run(attacker, FILL_TMP, ["tmp_full"]))
         found.update(run(attacker, FORK_MANY, ["forked", "refused"]))
         found["process_limit_from"] = "cgroup" if sandbox.cgroup is not None else "rlimit"
+        found["grader_is_root"] = os.geteuid() == 0
         attacker.exec_cell(SIGNAL_FORK_SERVER, "probe", timeout=30)
         found["fork_server_answers"] = sandbox.alive()
         sandbox.reap()
@@ -131,14 +132,15 @@ def probe_sandbox() -> dict:
 
 EXPECTED = {"uid": str(SANDBOX_UID), "capabilities": "0000000000000000", "bounding": "0000000000000000",
             "remounted": False, "planted": False, "new_namespace": False,
-            "parent": ("PermissionError", "Operation not permitted"),
-            "sibling": ("PermissionError", "Operation not permitted"),
+            "parent": ["PermissionError", "Operation not permitted"],
+            "sibling": ["PermissionError", "Operation not permitted"],
             "tmp_full": True, "fork_server_answers": True, "left_in_tmp": []}
 
 
 def check(found: dict) -> None:
+    found = json.loads(json.dumps(found))  # as it arrives from another process: tuples become lists
     assert {k: found[k] for k in EXPECTED} == EXPECTED
-    if found["process_limit_from"] == "rlimit" and os.geteuid() == 0:
+    if found["process_limit_from"] == "rlimit" and found["grader_is_root"]:
         pytest.skip("no pids cgroup can be made here, and RLIMIT_NPROC does not bind root: no process limit")
     assert found["refused"] and found["forked"] < PROCESSES
     assert not (REPO_ROOT / "course" / "planted_by_a_probe.py").exists()
@@ -166,10 +168,8 @@ def unprivileged_user() -> str:
     return UNPRIVILEGED_USER
 
 
-def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, tmp_path):
-    if os.geteuid() != 0:
-        check(probe_sandbox())  # we are that user
-        return
+def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess.CompletedProcess:
+    """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done."""
     if shutil.which("setpriv") is None or shutil.which("useradd") is None:
         pytest.skip("setpriv or useradd missing: cannot run as another user")
     user = pwd.getpwnam(unprivileged_user())
@@ -177,13 +177,32 @@ def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_gra
     for needed in (sys.executable, str(REPO_ROOT / "autograder" / "sandbox" / "runner.py")):
         if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
             pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
-    tmp_path.chmod(0o777)
-    result = subprocess.run(
-        as_user + [sys.executable, "-c", "import json, tests.test_sandbox_isolation as t; print(json.dumps(t.probe_sandbox()))"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1",
-             "MPLCONFIGDIR": str(tmp_path)})
+    home.chmod(0o777)
+    result = subprocess.run(as_user + command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+                                 "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home)})
     if result.returncode != 0 and "setting up uid map" in result.stderr + result.stdout:
         pytest.skip("this kernel does not let an unprivileged user make a user namespace")
+    return result
+
+
+def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, tmp_path):
+    if os.geteuid() != 0:
+        check(probe_sandbox())  # we are that user
+        return
+    result = as_unprivileged_user(
+        [sys.executable, "-c", "import json, tests.test_sandbox_isolation as t; print(json.dumps(t.probe_sandbox()))"],
+        tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     check(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.pipeline
+def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(tmp_path):
+    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it)."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: tests/test_attacks.py runs as this user already")
+    result = as_unprivileged_user([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                                   "tests/test_attacks.py", f"--basetemp={tmp_path / 'attacks'}"],
+                                  tmp_path, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]

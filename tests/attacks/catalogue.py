@@ -247,6 +247,8 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                FULL),
         Attack("kills-the-process-that-forked-it", with_extra_cell("import os, signal\nos.kill(os.getppid(), 9)"), FULL),
+        Attack("stops-the-process-that-forked-it", with_extra_cell(
+            "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nos.kill(1, signal.SIGSTOP)"), FULL),
         Attack("endless-loop-ignoring-interrupts", with_extra_cell(
             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, "
             f"signal.SIG_IGN)\nmarker = '{MARKER}'\nwhile True:\n    pass"), FULL),
