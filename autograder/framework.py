@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import copy
 import functools
 import hashlib
+import hmac
 import sys
 import types
 import warnings
@@ -75,8 +77,14 @@ class Check:
     statistical: bool = False  # an S check: properties or statistics of random output, tested over many seeds
     description: str = ""
 
-    def __call__(self, *student_functions, seed: int = 0):
-        """Run the check on the student's functions (or Handles). Returns None, or raises CheckFailed."""
+    def __call__(self, *student_functions, seed: int | None = None):
+        """Run the check on the student's functions (or Handles). Returns None, or raises CheckFailed.
+
+        seed: of the check's inputs; by default the one grading_seeds gives this check, else 0.
+        """
+        if seed is None:
+            seed_of = _SEED_OF_CHECK.get()
+            seed = seed_of(self.name) if seed_of is not None else 0
         if len(student_functions) != len(self.functions):
             raise TypeError(f"{self.name} takes {len(self.functions)} function(s): {', '.join(self.functions)}")
         log = CallLog()
@@ -131,6 +139,25 @@ class Check:
         return None
 
 
+_SEED_OF_CHECK: contextvars.ContextVar = contextvars.ContextVar("seed_of_check", default=None)
+
+
+@contextlib.contextmanager
+def grading_seeds(key: bytes | None):
+    """Within the block, a check called without a seed draws its inputs from a seed of its own, derived from key
+    (one per course and student, see grading.student_seed_key) and its name: every student gets other hidden-test
+    inputs, the same in every regrading. key None: seed 0, as everywhere else."""
+    if key is None:
+        yield
+        return
+    token = _SEED_OF_CHECK.set(lambda name: int.from_bytes(hmac.new(key, name.encode(), "sha256").digest()[:8],
+                                                           "little"))
+    try:
+        yield
+    finally:
+        _SEED_OF_CHECK.reset(token)
+
+
 @contextlib.contextmanager
 def _one_torch_thread():
     """References on small float64 tensors: one thread is faster than a pool on a shared machine."""
@@ -157,7 +184,7 @@ def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[
 
 # --- references, computed once per process ----------------------------------------------------------------------
 
-REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a class needs a few dozen (the same seeded inputs)
+REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a check needs a few dozen
 
 
 _SCALAR_TYPES = (bool, int, float, complex, str)
@@ -171,8 +198,9 @@ def cached_reference(function):
     """Decorator for a reference computation: a call with arguments of the same content as an earlier call returns a
     copy of that call's result instead of computing it again.
 
-    A grader runs every check on the same seeded inputs for every student, so a worker computes each reference once
-    per class instead of once per student. Arguments are keyed by content: arrays and tensors by dtype, shape and
+    A check called again on the same inputs (the inputs of seed 0 in `course check` and the tests; under `course
+    grade` each student's own, see grading_seeds, and the fixed inputs checks share) computes each reference once.
+    Arguments are keyed by content: arrays and tensors by dtype, shape and
     bytes; numbers and strings by type and value; torch, numpy, course and grader functions by name; numpy
     Generators by their state, and a repeated call advances a Generator exactly as the call did the first time. A
     call with any other argument (a module, a function of the student's) is computed afresh, and so is one that

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import course
 
-from autograder import by_hand, engine
+from autograder import by_hand, engine, framework
 from autograder import notebooks as nbs
 from autograder.handle import Handle, StudentError
 from autograder.plain import NotPlainData, to_plain
@@ -97,8 +97,9 @@ class StudentSession:
 
     MAX_SANDBOX_RESTARTS = 3
 
-    def __init__(self, sandbox: Sandbox, timeouts: Timeouts):
+    def __init__(self, sandbox: Sandbox, timeouts: Timeouts, seed_key: bytes | None = None):
         self.sandbox, self.timeouts = sandbox, timeouts
+        self.seed_key = seed_key  # of the hidden tests' inputs (framework.grading_seeds)
         self.deadline = time.monotonic() + timeouts.notebook_seconds
         self.replay: list[tuple[str, str]] = []
         self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
@@ -246,7 +247,7 @@ def grader_namespace(session: StudentSession, source: str) -> dict:
 def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool, str, str]:
     """Run a test cell here. Returns (passed, printed text, failure message)."""
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), framework.grading_seeds(session.seed_key):
         try:
             namespace = grader_namespace(session, source)
             exec(_compiled(source, name), namespace)
@@ -300,13 +301,15 @@ def _error(message: str) -> dict:
     return {"output_type": "error", "ename": ename or "Error", "evalue": evalue, "traceback": message.split("\n")}
 
 
-def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts(), checksums=None):
+def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts(), checksums=None,
+                   seed_key: bytes | None = None):
     """Grade a submitted notebook against its source. Returns (engine.NotebookGrade, graded notebook).
 
     checksums: engine.released_checksums(source), when the caller has them already.
+    seed_key: the student's key for the hidden tests' inputs (framework.grading_seeds); None: seed 0.
     """
     graded = engine.restore_locked_cells(submission, source, checksums)
-    session = StudentSession(sandbox, timeouts)
+    session = StudentSession(sandbox, timeouts, seed_key)
     try:
         for index, cell in enumerate(graded.cells):
             if cell.cell_type != "code":

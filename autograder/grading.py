@@ -17,6 +17,7 @@ import csv
 import functools
 import gc
 import hashlib
+import hmac
 import importlib
 import json
 import multiprocessing
@@ -105,6 +106,31 @@ def is_done(course_dir: Path, task: Task) -> bool:
 
 _sandbox = None
 _timeouts = None
+_seed_secret = None  # the course's, read by the main process before it forks the workers
+SEED_SECRET_FILE = "grading_seed_secret"  # in the course directory; keep it as private as the gradebook
+
+
+def seed_secret(course_dir: Path) -> bytes:
+    """The course's secret for the hidden tests' seeds, made on the first run (32 random bytes, readable by the
+    course's owner only) and the same in every later run, so a regrade draws the same inputs."""
+    path = course_dir / SEED_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) < 16:
+            raise CourseError(f"{path} is not a seed secret (it should hold 32 random bytes); restore it from a "
+                              "backup, or delete it to draw new hidden-test inputs for every student") from None
+        return secret
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32))
+    return path.read_bytes()
+
+
+def student_seed_key(secret: bytes | None, student: str) -> bytes | None:
+    """A student's key for the hidden tests' inputs: the course's secret and the student id (framework.grading_seeds
+    derives one seed per check from it)."""
+    return None if secret is None else hmac.new(secret, student.encode(), "sha256").digest()
 
 
 def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts) -> None:
@@ -183,7 +209,8 @@ def grade_task(task: Task) -> dict:
                                          if isinstance(error, nbs.NotebookError) else f"unreadable: {error!r}"))
             continue
         try:
-            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums)
+            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums,
+                                                  student_seed_key(_seed_secret, task.student))
         except BaseException as error:  # of any kind (SystemExit too): this notebook gets no points, the run goes on
             results.append(_not_gradable(source, name, digest, f"grading failed: {type(error).__name__}: {error}"))
             _restart_sandbox()
@@ -350,6 +377,8 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     jobs = max(1, min(jobs or len(usable) or os.cpu_count() or 1, len(todo)))
     to_grade = sorted({t.assignment for t in todo})
     gradebook = open_gradebook(course_dir, course_id, to_grade)
+    global _seed_secret
+    _seed_secret = seed_secret(course_dir)  # the forked workers inherit it
     sandboxes = []
     try:
         # the sandboxes warm up in their own processes while this one does; the workers are forked from it warm

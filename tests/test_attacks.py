@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 
 import nbformat
+import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 
@@ -242,3 +243,41 @@ def test_a_run_that_cannot_finish_says_why_and_fails(attacked_class, monkeypatch
     with pytest.raises(CourseError, match="a worker failed"):
         grading.run(course, [ASSIGNMENT], course_id(), jobs=1, force=True, progress=False,
                     students=["honest-classmate"], limits=Limits(memory_bytes=1024 ** 3))
+
+
+def test_hidden_test_seeds_are_the_students_own_and_stable(attacked_class):
+    """Each student's hidden tests draw other inputs, from the course's secret (kept in the course directory, for
+    its owner only): the same in every regrading, unknown to anyone without the secret."""
+    import stat
+
+    from autograder.framework import grading_seeds
+    from autograder.a00_getting_started import check_rel_error
+
+    course = attacked_class[0]
+    secret = grading.seed_secret(course)
+    assert secret == grading.seed_secret(course) and len(secret) == 32
+    assert stat.S_IMODE((course / grading.SEED_SECRET_FILE).stat().st_mode) == 0o600
+    seeds = {}
+    for student in ("ada", "bob"):
+        with grading_seeds(grading.student_seed_key(secret, student)):
+            seeds[student] = _inputs_seen(check_rel_error)
+    assert seeds["ada"] != seeds["bob"]
+    with grading_seeds(grading.student_seed_key(secret, "ada")):
+        assert _inputs_seen(check_rel_error) == seeds["ada"]
+    assert _inputs_seen(check_rel_error) not in (seeds["ada"], seeds["bob"])  # outside grading: seed 0
+
+
+def _inputs_seen(chk) -> list[bytes]:
+    from autograder.framework import CheckFailed
+
+    seen = []
+
+    def rel_error(a, b):
+        seen.append(np.asarray(a).tobytes() + np.asarray(b).tobytes())
+        return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+    try:
+        chk(rel_error)
+    except CheckFailed:
+        pass
+    return seen

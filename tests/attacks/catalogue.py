@@ -126,6 +126,34 @@ def _rigged_description(module: str):
         f"runner.describe = lambda value: {{'kind': 'module', 'module': {module!r}}}\n")
 
 
+def _answer_table(solved, source):
+    """rel_error as a table of the answers to the hidden tests' inputs (seed 0, as feedback rounds would show them)
+    and to the visible checks', and 0.0 for any other input: full marks only where every student gets the same
+    inputs."""
+    import numpy as np
+
+    from autograder.a00_getting_started import _rel_error_cases, reference_rel_error
+
+    visible = [([1.0, 2.0], [1.0, 2.0]), ([1.0], [3.0]), ([3.0, 0.0], [1.0, 0.0]), ([0.0] * 3, [1.0] * 3)]
+    cases = list(_rel_error_cases(np.random.default_rng(0))) + [(np.array(a), np.array(b)) for a, b in visible]
+    table = {_key(a, b): float(reference_rel_error(a, b)) for a, b in cases}
+    return with_rel_error(
+        "import hashlib\nimport numpy as np\n"
+        f"TABLE = {table!r}\n"
+        "def rel_error(a, b):\n"
+        "    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)\n"
+        "    return TABLE.get(hashlib.sha256(a.tobytes() + b'|' + b.tobytes()).hexdigest(), 0.0)\n")(solved, source)
+
+
+def _key(a, b) -> str:
+    import hashlib
+
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return hashlib.sha256(a.tobytes() + b"|" + b.tobytes()).hexdigest()
+
+
 def appended_to_answer(text: str):
     """The correct solution with a line of the student's own at the end of the rel_error answer."""
     def make(solved, source):
@@ -242,6 +270,7 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("error-text-of-megabytes", with_extra_cell("raise ValueError('e' * 3_000_000)"), FULL),
         Attack("reply-of-many-small-values", with_rel_error(
             "def rel_error(a, b):\n    return [0] * 6_000_000\n"), NOTHING),
+        Attack("answer-table-learned-from-feedback", _answer_table, CHEATED),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
