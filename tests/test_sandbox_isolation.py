@@ -13,6 +13,8 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -168,8 +170,18 @@ def unprivileged_user() -> str:
     return UNPRIVILEGED_USER
 
 
+@pytest.fixture
+def shared_folder():
+    """A folder the unprivileged user can write (pytest's own are its starter's alone)."""
+    folder = tempfile.mkdtemp(prefix="course-unprivileged-")
+    os.chmod(folder, 0o777)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess.CompletedProcess:
-    """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done."""
+    """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done.
+    home: a folder that user can write."""
     if shutil.which("setpriv") is None or shutil.which("useradd") is None:
         pytest.skip("setpriv or useradd missing: cannot run as another user")
     user = pwd.getpwnam(unprivileged_user())
@@ -177,7 +189,6 @@ def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess
     for needed in (sys.executable, str(REPO_ROOT / "autograder" / "sandbox" / "runner.py")):
         if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
             pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
-    home.chmod(0o777)
     result = subprocess.run(as_user + command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
                                  "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home)})
@@ -186,23 +197,23 @@ def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess
     return result
 
 
-def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, tmp_path):
+def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, shared_folder):
     if os.geteuid() != 0:
         check(probe_sandbox())  # we are that user
         return
     result = as_unprivileged_user(
         [sys.executable, "-c", "import json, tests.test_sandbox_isolation as t; print(json.dumps(t.probe_sandbox()))"],
-        tmp_path, timeout=300)
+        shared_folder, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     check(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.pipeline
-def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(tmp_path):
+def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_folder):
     """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it)."""
     if os.geteuid() != 0:
         pytest.skip("not root: tests/test_attacks.py runs as this user already")
     result = as_unprivileged_user([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                                   "tests/test_attacks.py", f"--basetemp={tmp_path / 'attacks'}"],
-                                  tmp_path, timeout=900)
+                                   "tests/test_attacks.py", f"--basetemp={shared_folder / 'attacks'}"],
+                                  shared_folder, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
