@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import contextvars
 import copy
 import functools
 import hashlib
-import hmac
 import sys
 import types
 import warnings
@@ -83,8 +81,7 @@ class Check:
         seed: of the check's inputs; by default the one grading_seeds gives this check, else 0.
         """
         if seed is None:
-            seed_of = _SEED_OF_CHECK.get()
-            seed = seed_of(self.name) if seed_of is not None else 0
+            seed = _seed_of_check(self.name) if _seed_of_check is not None else 0
         if len(student_functions) != len(self.functions):
             raise TypeError(f"{self.name} takes {len(self.functions)} function(s): {', '.join(self.functions)}")
         log = CallLog()
@@ -137,25 +134,6 @@ class Check:
             if same_values(theirs, last.result):
                 return mistake
         return None
-
-
-_SEED_OF_CHECK: contextvars.ContextVar = contextvars.ContextVar("seed_of_check", default=None)
-
-
-@contextlib.contextmanager
-def grading_seeds(key: bytes | None):
-    """Within the block, a check called without a seed draws its inputs from a seed of its own, derived from key
-    (one per course and student, see grading.student_seed_key) and its name: every student gets other hidden-test
-    inputs, the same in every regrading. key None: seed 0, as everywhere else."""
-    if key is None:
-        yield
-        return
-    token = _SEED_OF_CHECK.set(lambda name: int.from_bytes(hmac.new(key, name.encode(), "sha256").digest()[:8],
-                                                           "little"))
-    try:
-        yield
-    finally:
-        _SEED_OF_CHECK.reset(token)
 
 
 @contextlib.contextmanager
@@ -401,6 +379,28 @@ def _kind(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__}"
+
+
+# --- the seeds of hidden tests under `course grade` -----------------------------------------------------------------
+
+_seed_of_check = None  # check name -> seed, while grading_seeds is active (a grader runs one test cell at a time)
+
+
+@contextlib.contextmanager
+def grading_seeds(key: bytes | None):
+    """Within the block, a check called without a seed draws its inputs from a seed of its own, derived from key
+    (one per course and student, see grading.student_seed_key) and its name: every student gets other hidden-test
+    inputs, the same in every regrading. key None: seed 0, as everywhere else."""
+    global _seed_of_check
+    if key is None:
+        yield
+        return
+    previous = _seed_of_check
+    _seed_of_check = lambda name: int.from_bytes(hashlib.sha256(key + b"/" + name.encode()).digest()[:8], "little")
+    try:
+        yield
+    finally:
+        _seed_of_check = previous
 
 
 __all__ = ["Check", "CheckFailed", "Mismatch", "Mistake", "check", "describe_inputs", "expect_close", "expect_true",
