@@ -16,9 +16,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell that runs longer than this fails (only that cell); the whole notebook is bounded by the grader.
 c.Execute.timeout = 120
 
-# Feedback shows the student's work, points and the checks' messages, never the hidden tests' source.
+# Feedback shows the student's work, points and the checks' messages, never the hidden tests' source, and never
+# runs a student's HTML: what a student wrote is sanitized (scripts and event handlers become text).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback.ClearHiddenTestsOfTestCells",
+    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled

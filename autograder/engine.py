@@ -94,7 +94,11 @@ def restore_locked_cells(submission, source, checksums: dict[str, str] | None = 
             continue
         seen.add(gid)
         original = source_cells[gid]
-        if nbs.is_locked(original) or nbs.is_test(original) or original.cell_type != cell.cell_type:
+        if nbs.is_solution(original) and original.cell_type != cell.cell_type:
+            # an answer cell whose type the student changed is put back as released (the source's version of it
+            # is the instructor's solution); so its checksum matches and it counts as no response
+            graded.cells[index] = released_cell(source, gid)
+        elif nbs.is_locked(original) or nbs.is_test(original) or original.cell_type != cell.cell_type:
             graded.cells[index] = copy.deepcopy(original)
         else:  # an answer cell: the student's text under the source's metadata (points cannot be edited)
             cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
@@ -102,6 +106,13 @@ def restore_locked_cells(submission, source, checksums: dict[str, str] | None = 
             cell.metadata["tags"] = list(original.metadata.get("tags", []))
     _put_back_missing(graded, source, seen)
     return graded
+
+
+def released_cell(source, grade_id: str):
+    """The cell of that grade id as the release has it (its solution replaced by the stub)."""
+    cell = copy.deepcopy(next(c for c in source.cells if nbs.grade_id(c) == grade_id))
+    single = nbformat.v4.new_notebook(cells=[cell], metadata=copy.deepcopy(source.metadata))
+    return release_version(single).cells[0]
 
 
 def _put_back_missing(graded, source, present: set):

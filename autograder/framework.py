@@ -91,8 +91,13 @@ class Check:
     # stub that asks the grader (the reference never enters it).
     stand_ins: dict[str, Callable] = field(default_factory=dict)
 
-    def __call__(self, *student_functions, seed: int = 0):
-        """Run the check on the student's functions (or Handles). Returns None, or raises CheckFailed."""
+    def __call__(self, *student_functions, seed: int | None = None):
+        """Run the check on the student's functions (or Handles). Returns None, or raises CheckFailed.
+
+        seed: of the check's inputs; by default the one grading_seeds gives this check, else 0.
+        """
+        if seed is None:
+            seed = _seed_of_check(self.name) if _seed_of_check is not None else 0
         if len(student_functions) != len(self.functions):
             raise TypeError(f"{self.name} takes {len(self.functions)} function(s): {', '.join(self.functions)}")
         log = CallLog()
@@ -405,7 +410,7 @@ def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[
 
 # --- references, computed once per process ----------------------------------------------------------------------
 
-REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a class needs a few dozen (the same seeded inputs)
+REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a check needs a few dozen
 
 
 _SCALAR_TYPES = (bool, int, float, complex, str)
@@ -419,8 +424,9 @@ def cached_reference(function):
     """Decorator for a reference computation: a call with arguments of the same content as an earlier call returns a
     copy of that call's result instead of computing it again.
 
-    A grader runs every check on the same seeded inputs for every student, so a worker computes each reference once
-    per class instead of once per student. Arguments are keyed by content: arrays and tensors by dtype, shape and
+    A check called again on the same inputs (the inputs of seed 0 in `course check` and the tests; under `course
+    grade` each student's own, see grading_seeds, and the fixed inputs checks share) computes each reference once.
+    Arguments are keyed by content: arrays and tensors by dtype, shape and
     bytes; numbers and strings by type and value; torch, numpy, course and grader functions by name; numpy
     Generators by their state, and a repeated call advances a Generator exactly as the call did the first time. A
     call with any other argument (a module, a function of the student's) is computed afresh, and so is one that
@@ -631,6 +637,28 @@ def _kind(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__}"
+
+
+# --- the seeds of hidden tests under `course grade` -----------------------------------------------------------------
+
+_seed_of_check = None  # check name -> seed, while grading_seeds is active (a grader runs one test cell at a time)
+
+
+@contextlib.contextmanager
+def grading_seeds(key: bytes | None):
+    """Within the block, a check called without a seed draws its inputs from a seed of its own, derived from key
+    (one per course and student, see grading.student_seed_key) and its name: every student gets other hidden-test
+    inputs, the same in every regrading. key None: seed 0, as everywhere else."""
+    global _seed_of_check
+    if key is None:
+        yield
+        return
+    previous = _seed_of_check
+    _seed_of_check = lambda name: int.from_bytes(hashlib.sha256(key + b"/" + name.encode()).digest()[:8], "little")
+    try:
+        yield
+    finally:
+        _seed_of_check = previous
 
 
 __all__ = ["Check", "CheckFailed", "Mismatch", "Mistake", "check", "describe_inputs", "expect_close", "expect_true",

@@ -19,12 +19,17 @@ import contextlib
 import functools
 import importlib
 import io
+import pkgutil
+import sys
 import time
+import types
 
 import nbformat
 from dataclasses import dataclass
 
-from autograder import by_hand, engine
+import course
+
+from autograder import by_hand, engine, framework
 from autograder import notebooks as nbs
 from autograder.handle import Handle, StudentError, lend
 from autograder.plain import NotPlainData, to_plain
@@ -32,6 +37,9 @@ from autograder.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, S
 
 IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
                         "itertools", "functools", "collections")
+
+# the course package's modules, listed before any student code runs
+COURSE_MODULES = frozenset(f"course.{m.name}" for m in pkgutil.iter_modules(course.__path__))
 
 
 @dataclass(frozen=True)
@@ -102,8 +110,9 @@ class StudentSession:
 
     MAX_SANDBOX_RESTARTS = 3
 
-    def __init__(self, sandbox: Sandbox, timeouts: Timeouts):
+    def __init__(self, sandbox: Sandbox, timeouts: Timeouts, seed_key: bytes | None = None):
         self.sandbox, self.timeouts = sandbox, timeouts
+        self.seed_key = seed_key  # of the hidden tests' inputs (framework.grading_seeds)
         self.deadline = time.monotonic() + timeouts.notebook_seconds
         self.replay: list[tuple[str, str]] = []
         self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
@@ -200,6 +209,34 @@ def _compiled(source: str, name: str):
     return compile(source, name, "exec")
 
 
+def trusted_module(name):
+    """The module of that name if the grader trusts it, else None.
+
+    The name comes from the student's process, and importing a module runs its code here: so only the packages
+    the grader trusts and the course's own modules, as they were when the grader started, may be imported; any
+    other module must have been imported by the grader already (numpy.linalg, torch.nn.functional, ...).
+    """
+    if type(name) is not str or name.split(".")[0] not in IMPORTABLE_IN_GRADER:
+        return None
+    module = sys.modules.get(name)
+    if module is None and (name in IMPORTABLE_IN_GRADER or name in COURSE_MODULES):
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            return None
+    return module if isinstance(module, types.ModuleType) else None
+
+
+def trusted_function(name):
+    """'course.module:function' -> that function of a course module the grader has imported, else None."""
+    if type(name) is not str or not name.startswith("course."):
+        return None
+    module_name, _, function = name.partition(":")
+    module = trusted_module(module_name)
+    found = getattr(module, function, None) if function.isidentifier() else None
+    return found if isinstance(found, types.FunctionType) else None
+
+
 def grader_namespace(session: StudentSession, source: str) -> dict:
     """The namespace a test cell runs in, here: the student's names as handles, modules and copied values."""
     namespace = {"__builtins__": builtins, "__name__": "__main__"}
@@ -207,11 +244,10 @@ def grader_namespace(session: StudentSession, source: str) -> dict:
         kind = description.get("kind")
         if kind == "function":
             namespace[name] = RemoteHandle(session, name)
-        elif kind == "course_function" and str(description.get("name", "")).startswith("course."):
-            module, _, function = description["name"].partition(":")  # the course's own code: run it here
-            namespace[name] = getattr(importlib.import_module(module), function)
-        elif kind == "module" and str(description.get("module")).split(".")[0] in IMPORTABLE_IN_GRADER:
-            namespace[name] = importlib.import_module(description["module"])
+        elif kind == "course_function" and trusted_function(description.get("name")) is not None:
+            namespace[name] = trusted_function(description["name"])  # the course's own code: run it here
+        elif kind == "module" and trusted_module(description.get("module")) is not None:
+            namespace[name] = trusted_module(description["module"])
         elif kind == "value":
             try:
                 namespace[name] = to_plain(description.get("value"))
@@ -225,7 +261,7 @@ def grader_namespace(session: StudentSession, source: str) -> dict:
 def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool, str, str]:
     """Run a test cell here. Returns (passed, printed text, failure message)."""
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), framework.grading_seeds(session.seed_key):
         try:
             namespace = grader_namespace(session, source)
             exec(_compiled(source, name), namespace)
@@ -235,7 +271,7 @@ def run_test_cell(session: StudentSession, source: str, name: str) -> tuple[bool
             return False, printed.getvalue(), f"StudentError: {failure}"
         except ExecutorDied as died:
             return False, printed.getvalue(), f"StudentError: {died}"
-        except Exception as error:
+        except BaseException as error:  # SystemExit and all: this cell fails, grading goes on
             return False, printed.getvalue(), f"{type(error).__name__}: {error}"
     return True, printed.getvalue(), ""
 
@@ -279,13 +315,15 @@ def _error(message: str) -> dict:
     return {"output_type": "error", "ename": ename or "Error", "evalue": evalue, "traceback": message.split("\n")}
 
 
-def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts(), checksums=None):
+def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Timeouts(), checksums=None,
+                   seed_key: bytes | None = None):
     """Grade a submitted notebook against its source. Returns (engine.NotebookGrade, graded notebook).
 
     checksums: engine.released_checksums(source), when the caller has them already.
+    seed_key: the student's key for the hidden tests' inputs (framework.grading_seeds); None: seed 0.
     """
     graded = engine.restore_locked_cells(submission, source, checksums)
-    session = StudentSession(sandbox, timeouts)
+    session = StudentSession(sandbox, timeouts, seed_key)
     try:
         for index, cell in enumerate(graded.cells):
             if cell.cell_type != "code":

@@ -17,6 +17,7 @@ import csv
 import functools
 import gc
 import hashlib
+import hmac
 import importlib
 import json
 import multiprocessing
@@ -38,6 +39,7 @@ STAMP = "course_grade"
 # Graded tasks are written to the gradebook together, at most this often: one commit waits for the disk, and a
 # run killed meanwhile grades those few tasks again.
 SAVE_EVERY_SECONDS = 1.0
+REASON_CHARACTERS = 2000  # of the reason for lost points, in the gradebook's comments and the reports
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class RunReport:
     crashed: int = 0
     work_seconds: float = 0.0   # time workers spent grading (the floor, without start-up and waiting)
     rows: list[CellRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one student's, which did not stop the run
 
 
 def submission_hash(path: Path) -> str:
@@ -103,6 +106,31 @@ def is_done(course_dir: Path, task: Task) -> bool:
 
 _sandbox = None
 _timeouts = None
+_seed_secret = None  # the course's, read by the main process before it forks the workers
+SEED_SECRET_FILE = "grading_seed_secret"  # in the course directory; keep it as private as the gradebook
+
+
+def seed_secret(course_dir: Path) -> bytes:
+    """The course's secret for the hidden tests' seeds, made on the first run (32 random bytes, readable by the
+    course's owner only) and the same in every later run, so a regrade draws the same inputs."""
+    path = course_dir / SEED_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) < 16:
+            raise CourseError(f"{path} is not a seed secret (it should hold 32 random bytes); restore it from a "
+                              "backup, or delete it to draw new hidden-test inputs for every student") from None
+        return secret
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32))
+    return path.read_bytes()
+
+
+def student_seed_key(secret: bytes | None, student: str) -> bytes | None:
+    """A student's key for the hidden tests' inputs: the course's secret and the student id (framework.grading_seeds
+    derives one seed per check from it)."""
+    return None if secret is None else hmac.new(secret, student.encode(), "sha256").digest()
 
 
 def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts) -> None:
@@ -176,13 +204,15 @@ def grade_task(task: Task) -> dict:
         digest = submission_hash(path)
         try:
             submission = nbs.read_notebook(path)
-        except nbs.NotebookError as error:
-            results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]))
+        except Exception as error:  # NotebookError, or whatever else a hostile file makes the reader raise
+            results.append(_not_gradable(source, name, digest, str(error).split(": ", 1)[-1]
+                                         if isinstance(error, nbs.NotebookError) else f"unreadable: {error!r}"))
             continue
         try:
-            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums)
-        except Exception as error:  # the sandbox broke down: this notebook gets no points, the run goes on
-            results.append(_not_gradable(source, name, digest, f"grading failed: {error}"))
+            grade, graded = grader.grade_notebook(_sandbox, submission, source, _timeouts, checksums,
+                                                  student_seed_key(_seed_secret, task.student))
+        except BaseException as error:  # of any kind (SystemExit too): this notebook gets no points, the run goes on
+            results.append(_not_gradable(source, name, digest, f"grading failed: {type(error).__name__}: {error}"))
             _restart_sandbox()
             continue
         finally:
@@ -190,10 +220,26 @@ def grade_task(task: Task) -> dict:
                 _sandbox.reap()
             except Exception:
                 pass
-        cells = [asdict(c) for c in grade.cells]
+        cells = [dict(asdict(c), message=c.message[:REASON_CHARACTERS]) for c in grade.cells]
         results.append({"name": name, "sha256": digest, "cells": cells, "comments": engine.auto_comments(graded),
                         "notebook": stamped(graded, digest, cells), "crashed": False})
-    return {"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started}
+    return encodable({"task": asdict(task), "notebooks": results, "seconds": time.perf_counter() - started})
+
+
+def encodable(value):
+    """value with every string made encodable as UTF-8 (a lone surrogate, which JSON can carry, becomes '?'), so
+    one student's text cannot fail the writes of the gradebook, graded notebooks and reports."""
+    if type(value) is str:
+        try:
+            value.encode()
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode()
+    if type(value) is dict:
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(encodable(v) for v in value)
+    return value
 
 
 @functools.lru_cache(maxsize=None)
@@ -246,19 +292,33 @@ def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
     return gradebook
 
 
-def save(course_dir: Path, writer: GradebookWriter, results: list[dict]) -> list[CellRow]:
+def submission_time(folder: Path, problems: list[str] | None = None):
+    """When the submission was made (its timestamp.txt), or None when it has none or one that cannot be read: that
+    is the student's problem alone, noted in problems."""
+    from nbgrader.utils import parse_utc
+
+    stamp_file = folder / "timestamp.txt"
+    if not stamp_file.is_file():
+        return None
+    try:
+        return parse_utc(stamp_file.read_text(errors="replace").strip())
+    except Exception as error:  # dateutil raises ParserError, OverflowError, ...
+        if problems is not None:
+            problems.append(f"{folder}: timestamp.txt ignored, it is not a time ({type(error).__name__})")
+        return None
+
+
+def save(course_dir: Path, writer: GradebookWriter, results: list[dict],
+         problems: list[str] | None = None) -> list[CellRow]:
     """Write graded tasks: their grades into the gradebook in one transaction, then their graded notebooks.
 
     A notebook is written only once its grades are committed, and is_done trusts the notebook: a run killed in
     between grades those tasks again, and nothing is lost or counted twice.
     """
-    from nbgrader.utils import parse_utc
-
     rows, tasks = [], [Task(**{**r["task"], "notebooks": tuple(r["task"]["notebooks"])}) for r in results]
     try:
         for task, result in zip(tasks, results):
-            stamp_file = Path(task.folder) / "timestamp.txt"
-            timestamp = parse_utc(stamp_file.read_text().strip()) if stamp_file.is_file() else None
+            timestamp = submission_time(Path(task.folder), problems)
             scores, comments = {}, {}
             for notebook in result["notebooks"]:
                 stem = Path(notebook["name"]).stem
@@ -317,6 +377,8 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     jobs = max(1, min(jobs or len(usable) or os.cpu_count() or 1, len(todo)))
     to_grade = sorted({t.assignment for t in todo})
     gradebook = open_gradebook(course_dir, course_id, to_grade)
+    global _seed_secret
+    _seed_secret = seed_secret(course_dir)  # the forked workers inherit it
     sandboxes = []
     try:
         # the sandboxes warm up in their own processes while this one does; the workers are forked from it warm
@@ -343,7 +405,11 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
                         running, timeout=max(0.0, next_save - time.monotonic()),
                         return_when=concurrent.futures.FIRST_COMPLETED)
                     for future in done:
-                        result = future.result()
+                        try:
+                            result = future.result()
+                        except Exception as error:  # grade_task fails a notebook, never a task: a worker died
+                            raise CourseError(f"grading stopped, a worker failed ({type(error).__name__}: "
+                                              f"{error}); what was graded is saved, run it again to finish") from None
                         pending.append(result)
                         report.graded += 1
                         report.work_seconds += result["seconds"]
@@ -352,12 +418,12 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
                         bar.set_postfix(failures=report.crashed)
                     if time.monotonic() >= next_save:  # also while a slow submission holds up the rest
                         batch, pending = pending, []
-                        report.rows += save(course_dir, writer, batch) if batch else []
+                        report.rows += save(course_dir, writer, batch, report.problems) if batch else []
                         next_save = time.monotonic() + SAVE_EVERY_SECONDS
             finally:
                 bar.close()
                 if pending:  # what was graded is kept, also when the run stops early (^C, a worker's error)
-                    report.rows += save(course_dir, writer, pending)
+                    report.rows += save(course_dir, writer, pending, report.problems)
     finally:
         gradebook.close()
         for sandbox in sandboxes:
@@ -398,4 +464,5 @@ def summary(report: RunReport) -> str:
                      f"{sum(s == 1.0 for s in scores):10d}")
     lines.append(f"graded now: {report.graded}, already graded: {report.already_done}, "
                  f"notebooks that could not be graded: {report.crashed}")
+    lines += report.problems
     return "\n".join(lines)

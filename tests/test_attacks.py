@@ -7,21 +7,27 @@ no process an attack started is left running.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import html
+import json
+import re
 import sqlite3
 import subprocess
 
 import nbformat
+import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import grading
+from autograder import engine, grading
+from course import cli
 from autograder import notebooks as nbs
-from autograder.course_dir import SOURCE_ROOT, course_id, nbgrader
+from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, course_id, nbgrader
 from autograder.grader import Timeouts
 from autograder.sandbox.worker import OWNER_LABEL, Limits, bubblewrap_problem
 from autograder.submissions import fill_solutions
-from tests.attacks.catalogue import CONFIG_PATH, MARKER, attacks
+from tests.attacks.catalogue import CONFIG_PATH, MARKER, PLANTED, attacks
 
 ASSIGNMENT = "00_getting_started"
 NOTEBOOK = "getting_started.ipynb"
@@ -49,11 +55,20 @@ def attacked_class(tmp_path_factory):
         folder.mkdir(parents=True)
         path = folder / NOTEBOOK
         path.write_text(notebook) if isinstance(notebook, str) else nbformat.write(notebook, path)
+    for attack in catalogue:
+        for name, text in attack.files:
+            (course / "submitted" / attack.name / ASSIGNMENT / name).write_text(text)
     before = {"config": digest(CONFIG_PATH), "sources": tree_digest(SOURCE_ROOT / ASSIGNMENT),
               "classmate": tree_digest(course / "submitted" / "honest-classmate")}
-    report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
-                         timeouts=Timeouts(cell_seconds=5, notebook_seconds=60), limits=Limits(memory_bytes=1024 ** 3))
-    return course, catalogue, report, before
+    planted = REPO_ROOT / "course" / f"{PLANTED}.py"
+    try:
+        report = grading.run(course, [ASSIGNMENT], course_id(), jobs=2, progress=False,
+                             timeouts=Timeouts(cell_seconds=5, notebook_seconds=60),
+                             limits=Limits(memory_bytes=1024 ** 3))
+    finally:
+        before["planted"] = planted.exists()
+        planted.unlink(missing_ok=True)
+    yield course, catalogue, report, before
 
 
 def scores(course, student):
@@ -98,6 +113,7 @@ def test_the_honest_classmate_keeps_full_marks(attacked_class):
 
 def test_course_files_and_gradebook_are_intact(attacked_class):
     course, _, _, before = attacked_class
+    assert not before["planted"], "a submission planted a module in the course package"
     assert digest(CONFIG_PATH) == before["config"]
     assert tree_digest(SOURCE_ROOT / ASSIGNMENT) == before["sources"]
     with sqlite3.connect(course / "gradebook.db") as db:
@@ -119,10 +135,16 @@ def test_every_graded_notebook_is_a_valid_notebook(attacked_class):
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))  # raises ValidationError
 
 
-def test_output_is_capped_in_bytes(attacked_class):
-    course = attacked_class[0]
-    graded = course / "autograded" / "100-mb-of-output" / ASSIGNMENT / NOTEBOOK
-    assert graded.stat().st_size < 1024 ** 2
+def test_output_and_error_text_are_capped_in_bytes(attacked_class):
+    """Also when the student's process raises its own cap: the grader caps what it receives."""
+    course, _, report, _ = attacked_class
+    for student in ("100-mb-of-output", "raises-the-output-cap-from-inside", "error-text-of-megabytes"):
+        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK).stat().st_size < 1024 ** 2, student
+    assert max(len(row.reason) for row in report.rows) <= grading.REASON_CHARACTERS
+    assert [r for r in report.rows if r.student == "reply-of-many-small-values" and "over the limit" in r.reason]
+    csv_path, _ = grading.write_reports(report, course / "reports")
+    with open(csv_path, newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(report.rows)  # Python's csv reader takes every reason field
 
 
 def test_unsafe_mode_is_refused_without_a_sandbox(monkeypatch, tmp_path):
@@ -133,3 +155,129 @@ def test_unsafe_mode_is_refused_without_a_sandbox(monkeypatch, tmp_path):
     (tmp_path / "submitted").mkdir()
     with pytest.raises(CourseError, match="--unsafe"):
         grading.run(tmp_path, [ASSIGNMENT], course_id(), progress=False)
+
+
+def solution_lines(source) -> set[str]:
+    """Every line of every solution and model-answer block of the source notebook (long enough to be telling)."""
+    lines = set()
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            marker = line.strip()
+            if marker.startswith("### BEGIN SOLUTION"):
+                inside = True
+            elif marker.startswith("### END SOLUTION"):
+                inside = False
+            elif inside and len(marker) >= 12:
+                lines.add(marker)
+    return lines
+
+
+def page_text(path) -> str:
+    """The text a feedback page shows (tags removed, entities decoded), for searching it."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+def test_no_solution_reaches_a_graded_notebook_or_a_feedback_page(attacked_class, feedback):
+    """A solution line in a graded notebook or a feedback page is a leak unless the student submitted it (the honest
+    classmate did)."""
+    course, catalogue, _, _ = attacked_class
+    source = nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK)
+    released = "\n".join(c.source for c in engine.release_version(source).cells)
+    solutions = {line for line in solution_lines(source) if line not in released}  # not a line the stub has too
+    assert solutions
+    leaks = {}
+    for student in [a.name for a in catalogue] + ["honest-classmate"]:
+        submitted = (course / "submitted" / student / ASSIGNMENT / NOTEBOOK).read_text()
+        try:
+            submitted = json.dumps(json.loads(submitted))  # escaped as the graded notebook will be below
+        except ValueError:
+            pass
+        for path in (course / "autograded" / student / ASSIGNMENT / NOTEBOOK, feedback_page(course, student)):
+            shown = json.dumps(json.loads(path.read_text())) if path.suffix == ".ipynb" else page_text(path)
+            found = [line for line in solutions if (json.dumps(line)[1:-1] if path.suffix == ".ipynb" else line)
+                     in shown and json.dumps(line)[1:-1] not in submitted]
+            if found:
+                leaks[f"{student}: {path.name}"] = found
+    assert not leaks
+
+
+def feedback_page(course, student):
+    return course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+
+
+@pytest.fixture(scope="module")
+def feedback(attacked_class):
+    """`course feedback` for the whole attacked class: its exit status."""
+    return cli.main(["feedback", ASSIGNMENT, "--course-dir", str(attacked_class[0])])
+
+
+def test_every_student_gets_feedback(attacked_class, feedback):
+    course, catalogue, _, _ = attacked_class
+    missing = [s for s in [a.name for a in catalogue] + ["honest-classmate"] if not feedback_page(course, s).is_file()]
+    assert not missing and feedback == 0
+
+
+def test_feedback_pages_run_no_script_of_a_student(attacked_class, feedback):
+    course = attacked_class[0]
+    page = feedback_page(course, "script-in-markdown").read_text()
+    assert MARKER in page  # the student's text is shown, as text
+    assert not re.search(r"<script[^>]*>\s*document\.title", page)
+    assert not re.search(r"<img[^>]*onerror", page, re.IGNORECASE)
+
+
+def test_a_malformed_timestamp_is_that_students_problem_reported(attacked_class):
+    _, _, report, _ = attacked_class
+    assert [p for p in report.problems if "malformed-timestamp" in p and "timestamp.txt" in p]
+    assert all("malformed-timestamp" in p for p in report.problems)
+
+
+def test_a_run_that_cannot_finish_says_why_and_fails(attacked_class, monkeypatch):
+    """A worker that dies (as no submission can make it do) stops the run with a reason; the CLI exits non-zero."""
+    import os
+
+    from autograder.course_dir import CourseError
+
+    course = attacked_class[0]
+    monkeypatch.setattr(grading, "grade_task", lambda task: os._exit(3))  # the forked workers inherit it
+    with pytest.raises(CourseError, match="a worker failed"):
+        grading.run(course, [ASSIGNMENT], course_id(), jobs=1, force=True, progress=False,
+                    students=["honest-classmate"], limits=Limits(memory_bytes=1024 ** 3))
+
+
+def test_hidden_test_seeds_are_the_students_own_and_stable(attacked_class):
+    """Each student's hidden tests draw other inputs, from the course's secret (kept in the course directory, for
+    its owner only): the same in every regrading, unknown to anyone without the secret."""
+    import stat
+
+    from autograder.framework import grading_seeds
+    from autograder.a00_getting_started import check_rel_error
+
+    course = attacked_class[0]
+    secret = grading.seed_secret(course)
+    assert secret == grading.seed_secret(course) and len(secret) == 32
+    assert stat.S_IMODE((course / grading.SEED_SECRET_FILE).stat().st_mode) == 0o600
+    seeds = {}
+    for student in ("ada", "bob"):
+        with grading_seeds(grading.student_seed_key(secret, student)):
+            seeds[student] = _inputs_seen(check_rel_error)
+    assert seeds["ada"] != seeds["bob"]
+    with grading_seeds(grading.student_seed_key(secret, "ada")):
+        assert _inputs_seen(check_rel_error) == seeds["ada"]
+    assert _inputs_seen(check_rel_error) not in (seeds["ada"], seeds["bob"])  # outside grading: seed 0
+
+
+def _inputs_seen(chk) -> list[bytes]:
+    from autograder.framework import CheckFailed
+
+    seen = []
+
+    def rel_error(a, b):
+        seen.append(np.asarray(a).tobytes() + np.asarray(b).tobytes())
+        return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+    try:
+        chk(rel_error)
+    except CheckFailed:
+        pass
+    return seen

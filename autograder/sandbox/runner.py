@@ -4,7 +4,8 @@ Run as `python runner.py CONTROL_FD`. It imports numpy, torch and matplotlib onc
 slow first one); then, for every "spawn" request that arrives on the control socket with a socket attached, it forks
 an executor that serves that socket: it executes cells in its own namespace, describes names, and calls student
 functions with plain data (see wire.py). "reap" kills every other process in the sandbox and empties the scratch
-folder, so nothing a submission started survives it. This file trusts nothing it runs and is trusted by no one:
+folder and /tmp, so nothing a submission started survives it. The fork server is non-dumpable (not_dumpable), so
+no process in the sandbox can read, write or trace it or another executor. This file trusts nothing it runs and is trusted by no one:
 the grader outside computes every verdict.
 """
 
@@ -20,6 +21,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 import traceback
 import types
 
@@ -31,6 +33,7 @@ OUTPUT_CAP_BYTES = int(os.environ.get("COURSE_OUTPUT_CAP", str(64 * 1024)))
 MEMORY_LIMIT_BYTES = int(os.environ.get("COURSE_MEMORY_LIMIT", str(4 * 1024 ** 3)))
 CPU_LIMIT_SECONDS = int(os.environ.get("COURSE_CPU_LIMIT", "600"))
 FILE_LIMIT_BYTES = int(os.environ.get("COURSE_FILE_LIMIT", str(64 * 1024 ** 2)))
+PROCESS_LIMIT = int(os.environ.get("COURSE_PROCESS_LIMIT", "256"))
 ALLOWED_FUNCTION_MODULES = ("course.",)
 
 
@@ -236,6 +239,8 @@ def run_executor(fd: int) -> None:
     for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, CPU_LIMIT_SECONDS),
                          (resource.RLIMIT_FSIZE, FILE_LIMIT_BYTES), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
+    if SANDBOXED:  # counted per user in the sandbox's own user namespace (outside it, the user may be the grader's)
+        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
     folder = os.path.join(SCRATCH, f"run-{os.getpid()}")
     os.makedirs(folder, exist_ok=True)
     os.chdir(folder)
@@ -246,18 +251,32 @@ def run_executor(fd: int) -> None:
     Executor(socket.socket(fileno=fd)).serve()
 
 
+def _prctl(option: int, value: int) -> bool:
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except AttributeError:  # not Linux
+        return False
+
+
+def not_dumpable() -> None:
+    """This process and every process it forks can no longer be read, written or traced by another process of the
+    same user (its /proc/<pid>/mem, ptrace): only with a capability, which the sandbox drops. Inherited by fork, so
+    an executor cannot reach the fork server, nor one executor another (a student can make its own process dumpable
+    again, which exposes only itself)."""
+    PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+    if not _prctl(PR_SET_DUMPABLE, 0) and SANDBOXED:
+        raise SystemExit("the fork server could not make itself non-dumpable")
+
+
 def no_new_huge_pages() -> None:
     """From now on this process, and every executor it forks, gets new memory in 4 kB pages; the warm heap keeps
     the huge pages it has, so a fork still copies one page-table entry per 2 MB of it (see FORK_FRIENDLY_MEMORY in
     worker.py). Without the call an executor's first touch of new heap memory zeroes 2 MB.
     """
-    import ctypes
-
     PR_SET_THP_DISABLE = 41  # <linux/prctl.h>; inherited by fork
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
-    except AttributeError:  # not Linux: no transparent huge pages to turn off
-        pass
+    _prctl(PR_SET_THP_DISABLE, 1)  # not Linux: no transparent huge pages to turn off
 
 
 # --- fork server -------------------------------------------------------------------------------------------------
@@ -284,15 +303,22 @@ def reap(own_pid: int, spawned: set[int]) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     spawned.clear()
+    deadline = time.monotonic() + 5  # killed processes leave the process table (and the pids limit) in a moment
     while True:
         try:
             if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                break
-        except ChildProcessError:
+                if not SANDBOXED or time.monotonic() > deadline:  # unsandboxed, others' children may live on
+                    break
+                time.sleep(0.001)
+        except ChildProcessError:  # none left: as the sandbox's init, every process in it was a child
             break
-    for entry in os.listdir(SCRATCH):
-        path = os.path.join(SCRATCH, entry)
-        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+    for folder in (SCRATCH, "/tmp") if SANDBOXED else (SCRATCH,):  # the sandbox's /tmp is its own
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            try:
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+            except OSError:
+                pass
     return killed
 
 
@@ -309,7 +335,12 @@ def serve_forks(control: socket.socket) -> None:
             return
         command = message.decode(errors="replace")
         if command == "spawn" and fds:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # the process limit, held by what a submission started
+                os.close(fds[0])
+                wire.send(control, {"error": f"cannot start a process: {error}"})
+                continue
             if pid == 0:
                 control.close()
                 try:
@@ -338,6 +369,7 @@ def serve_forks(control: socket.socket) -> None:
 
 
 if __name__ == "__main__":
+    not_dumpable()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.makedirs(SCRATCH, exist_ok=True)
     warm_up()

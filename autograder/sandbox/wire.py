@@ -156,12 +156,23 @@ def send(sock, value) -> None:
     sock.sendall(struct.pack("<Q", len(payload)) + payload)
 
 
-def receive(sock, resolve_function=None, limit: int = MAX_MESSAGE_BYTES):
-    """One message, or EOFError when the peer has closed (or died)."""
+def receive(sock, resolve_function=None, limit: int = MAX_MESSAGE_BYTES, tree_limit: int | None = None):
+    """One message, or EOFError when the peer has closed (or died).
+
+    tree_limit: the most bytes of JSON the message may have (its arrays aside), checked before anything of it is
+    read: decoding JSON makes Python objects dozens of times its size, where an array costs its bytes.
+    """
     (length,) = struct.unpack("<Q", _exactly(sock, 8))
     if length > limit:
         raise WireError(f"message of {length} bytes is over the limit of {limit}")
-    return decode(_exactly(sock, length), resolve_function)
+    if tree_limit is None or length < _HEADER.size:
+        return decode(_exactly(sock, length), resolve_function)
+    head = _exactly(sock, _HEADER.size)
+    tree_length, _ = _HEADER.unpack(head)
+    if tree_length > tree_limit:
+        raise WireError(f"message with {tree_length} bytes of values outside arrays is over the limit of "
+                        f"{tree_limit} (return large data as numpy arrays)")
+    return decode(head + _exactly(sock, length - _HEADER.size), resolve_function)
 
 
 def _exactly(sock, n: int) -> bytes:

@@ -8,14 +8,18 @@
 
 bubblewrap gives the fork server and everything it forks: no network; a read-only view of the Python installation,
 the virtual environment and the student package `course` only (not the course's sources, `autograder`, the
-gradebook or any submission); a private /tmp and scratch folder; its own PID namespace, so that reaping can find
-every process a submission started. Memory, CPU time and file size are limited per executor (runner.py); wall time
-per request here.
+gradebook or any submission); a private, size-capped /tmp and scratch folder; its own PID namespace, so that reaping
+can find every process a submission started, with the fork server as its init (which its processes cannot signal);
+its own user namespace, in which student code is an ordinary user (SANDBOX_UID) without a single capability, whoever
+starts the grader. Memory, CPU time and file size are limited per executor (runner.py); the number of processes by
+a pids cgroup (or RLIMIT_NPROC); wall time per request, and the size of every reply, here.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import os
 import shutil
 import socket
@@ -32,6 +36,9 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
 START_TIMEOUT_SECONDS = 120
+SANDBOX_UID = 65534  # the uid and gid student code has inside the sandbox ("nobody")
+USER_OPTIONS = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns",
+                "--cap-drop", "ALL", "--as-pid-1"]  # see _bubblewrap_command
 # The last argument of every sandbox process, so that `ps` shows whose it is: the grader that loaded this module
 # (its forked workers inherit the value, and so do the sandboxes they restart).
 OWNER_LABEL = f"course-sandbox-of-{os.getpid()}"
@@ -59,26 +66,110 @@ class Limits:
     cpu_seconds: int = 600
     file_bytes: int = 64 * 1024 ** 2
     output_bytes: int = 64 * 1024
-    scratch_bytes: int = 256 * 1024 ** 2
+    scratch_bytes: int = 256 * 1024 ** 2   # each of /scratch and /tmp, in memory
+    processes: int = 256                   # processes and threads of the sandbox's user, the fork server's included
 
 
 def bubblewrap_problem() -> str | None:
     """None when bubblewrap can make a sandbox here, else why not."""
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", *USER_OPTIONS,
+                            "true"], capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip().splitlines()[-1:]}"
+        return (f"bubblewrap cannot create a sandbox here (version 0.8 or newer is needed): "
+                f"{probe.stderr.strip().splitlines()[-1:]}")
     return None
+
+
+def pids_cgroup(limit: int) -> Path | None:
+    """A new cgroup that holds at most `limit` processes and threads (the kernel's pids controller), or None where
+    this process may not make one (an unprivileged user: RLIMIT_NPROC in the sandbox limits processes instead).
+
+    root needs it: RLIMIT_NPROC does not apply to a user that is root outside the sandbox's user namespace.
+    """
+    name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_cgroup_numbers)}"
+    for pids_root in _pids_roots():
+        _sweep_cgroups(pids_root)
+        folder = pids_root / name
+        try:
+            folder.mkdir()
+            (folder / "pids.max").write_text(str(limit))
+            _open_cgroups.add(folder)
+            return folder
+        except OSError:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+_cgroup_numbers = itertools.count()
+CGROUP_PREFIX = "course-sandbox-"
+
+
+def _pids_roots() -> list[Path]:
+    """Where a pids cgroup can be made: cgroup v1's pids hierarchy, or v2's root with the pids controller on."""
+    roots = []
+    for pids_root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        if pids_root.name == "cgroup" and "pids" not in _read(pids_root / "cgroup.subtree_control"):
+            continue
+        if (pids_root / "cgroup.procs").exists():
+            roots.append(pids_root)
+    return roots
+
+
+def _sweep_cgroups(pids_root: Path, wait_seconds: float = 0.0) -> None:
+    """Remove the empty cgroups of sandboxes that are closed: this process's, and those of graders that have ended.
+
+    A sandbox's processes leave its cgroup a moment after the kill (a big address space takes time to tear down),
+    so close() does not wait for them: the next sandbox made, or this process's exit, removes the cgroup.
+    """
+    deadline = time.monotonic() + wait_seconds
+    for folder in pids_root.glob(f"{CGROUP_PREFIX}*"):
+        owner = folder.name[len(CGROUP_PREFIX):].split("-")[0]
+        if owner.isdigit() and int(owner) != os.getpid() and Path(f"/proc/{owner}").exists():
+            continue  # another grader's, still running
+        if folder in _open_cgroups:
+            continue
+        while True:
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # processes still in it
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+
+
+_open_cgroups: set[Path] = set()
+
+
+@atexit.register
+def _sweep_at_exit() -> None:
+    for pids_root in _pids_roots():
+        _sweep_cgroups(pids_root, wait_seconds=2.0)
 
 
 def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[str]:
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
+    # Student code holds no capability and no privileged uid, whoever starts the grader (root included): a user
+    # namespace of its own in which it is an ordinary user, every capability dropped, and no further user namespace
+    # (which would give it capabilities again). The fork server is the namespace's init, so its processes cannot
+    # signal it (the kernel drops SIGSTOP and SIGKILL sent to an init from inside its namespace).
+    command += USER_OPTIONS
     # a private /tmp first: the binds below may lie under /tmp (a clone in a temporary folder) and must stay visible
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives"):
         if os.path.exists(system):
             command += ["--ro-bind", system, system]
@@ -119,6 +210,7 @@ def _runner_environment(limits: Limits) -> dict[str, str]:
     """What the fork server needs in its environment, in the sandbox or not: its limits and its memory settings."""
     return {"COURSE_MEMORY_LIMIT": str(limits.memory_bytes), "COURSE_CPU_LIMIT": str(limits.cpu_seconds),
             "COURSE_FILE_LIMIT": str(limits.file_bytes), "COURSE_OUTPUT_CAP": str(limits.output_bytes),
+            "COURSE_PROCESS_LIMIT": str(limits.processes),
             **FORK_FRIENDLY_MEMORY}
 
 
@@ -163,7 +255,7 @@ class Sandbox:
                 raise SandboxUnavailable(f"{problem}; or grade without a sandbox with --unsafe (trusted work only)")
         self.control, theirs = socket.socketpair()
         python = str(Path(sys.prefix) / "bin" / "python")
-        self._tmp = None
+        self._tmp, self.cgroup = None, None
         if unsafe:
             # no sandbox: a scratch folder of its own, and the runner copied next to it, outside our package
             self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
@@ -179,6 +271,9 @@ class Sandbox:
         else:
             env, cwd = None, None
             command = _bubblewrap_command(python, limits, theirs.fileno())
+            self.cgroup = pids_cgroup(limits.processes)
+            if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
+                command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
         with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
             self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -241,6 +336,9 @@ class Sandbox:
             reply = self._command("spawn", [theirs.fileno()])
         finally:
             theirs.close()
+        if "pid" not in reply:
+            ours.close()
+            raise SandboxDied(reply.get("error", "the sandbox started no process"))
         return Executor(self, ours, reply["pid"])
 
     def kill(self, pid: int) -> None:
@@ -264,12 +362,23 @@ class Sandbox:
                 self.process.stderr.close()
             if self._tmp is not None:
                 self._tmp.cleanup()
+            _open_cgroups.discard(self.cgroup)  # removed once empty (see _sweep_cgroups)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+REPLY_BYTES = 64 * 1024 ** 2           # the most a reply of the student's process may be, arrays included
+REPLY_TREE_BYTES = 4 * 1024 ** 2       # ... and of its values outside arrays (see wire.receive)
+ERROR_TEXT_CHARACTERS = 4000           # of an error message or traceback from the student's process
+OUTPUT_PER_PROCESS = 16                # the student's process may print this many times Limits.output_bytes
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[:max(room, 0)] + f"\n[cut: {len(text) - max(room, 0)} more characters]"
 
 
 MAX_STAND_IN_ANSWER_BYTES = 16 * 1024 ** 2
@@ -295,11 +404,26 @@ def _stand_in_answer(stand_in, question: dict) -> dict:
 
 
 class Executor:
-    """One submission's student process: a namespace in which cells run and functions are called."""
+    """One submission's student process: a namespace in which cells run and functions are called.
+
+    The limits on what its replies carry are applied here, outside it (runner.py caps output too, but the student's
+    code can change anything in its own process).
+    """
 
     def __init__(self, sandbox: Sandbox, sock: socket.socket, pid: int):
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead = False
+        self.output_left = OUTPUT_PER_PROCESS * sandbox.limits.output_bytes
+
+    def _capped(self, reply: dict) -> dict:
+        for key in ("error", "traceback"):
+            if type(reply.get(key)) is str:
+                reply[key] = _cut(reply[key], ERROR_TEXT_CHARACTERS)
+        if type(reply.get("stdout")) is str:
+            stdout = _cut(reply["stdout"], min(self.sandbox.limits.output_bytes, self.output_left))
+            self.output_left -= len(stdout)
+            reply["stdout"] = stdout
+        return reply
 
     def request(self, message: dict, timeout: float, stand_in=None) -> dict:
         """Send a request and wait for the answer; ExecutorDied when the process dies or the time runs out.
@@ -313,14 +437,14 @@ class Executor:
         self.sock.settimeout(timeout)
         try:
             wire.send(self.sock, message)
-            reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
+            reply = wire.receive(self.sock, limit=REPLY_BYTES, tree_limit=REPLY_TREE_BYTES)
             questions = 0
             while stand_in is not None and type(reply) is dict and reply.get("op") == "stand_in":
                 questions += 1
                 wire.send(self.sock, _stand_in_answer(stand_in, reply) if questions <= MAX_STAND_IN_QUESTIONS else
                           {"ok": False, "error": f"more than {MAX_STAND_IN_QUESTIONS} questions in one call"})
                 self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                reply = wire.receive(self.sock, limit=64 * 1024 ** 2)
+                reply = wire.receive(self.sock, limit=REPLY_BYTES, tree_limit=REPLY_TREE_BYTES)
         except socket.timeout:
             self.kill()
             raise ExecutorTimedOut(f"no answer within {timeout:g} s (an endless loop?)") from None
@@ -333,7 +457,7 @@ class Executor:
         if type(reply) is not dict:
             self.kill()
             raise ExecutorDied("the student process sent malformed data")
-        return reply
+        return self._capped(reply)
 
     def exec_cell(self, source: str, name: str, timeout: float) -> dict:
         return self.request({"op": "exec", "source": source, "name": name}, timeout)

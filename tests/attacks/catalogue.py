@@ -30,6 +30,7 @@ class Attack:
     make: Callable          # (solved notebook, source notebook) -> notebook, or str for raw file content
     deserved: dict          # grade id -> points
     reason: str = ""        # what the reason for its lost points must say, where that is what catches it
+    files: tuple = ()       # (name, text) of further files in the submission folder
 
 
 def answer_cell(notebook, grade_id):
@@ -78,6 +79,102 @@ def _rename_test(notebook):
     cell.source = "pass"
     cell.metadata.nbgrader["grade_id"] = "my_own_tests"
 
+
+def _change_cell_type(grade_id: str, cell_type: str):
+    """The answer cell turned into a cell of another type (its metadata kept): the grader must not put the source's
+    version of it, which holds the solution, in its place."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        cell = answer_cell(notebook, grade_id)
+        new = (nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell)(
+            "my answer is elsewhere")
+        new.metadata = copy.deepcopy(cell.metadata)
+        at = notebook.cells.index(cell)
+        notebook.cells[at] = new
+        if grade_id == "rel_error_answer":  # rel_error defined (wrong) after it, for the cells that use it
+            notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(WRONG))
+        return notebook
+    return make
+
+
+EXITS_ON_IMPORT = "numpy.f2py.__main__"  # its import runs f2py's command line, which ends with SystemExit
+PLANTED = f"attack_planted_{MARKER[-4:]}"  # a module an attack tries to add to the course package
+
+
+def _plants_a_module(solved, source):
+    """Remount the read-only course package writable (root's capabilities in the sandbox) and plant a module with a
+    correct rel_error in it: the grader, which imports course functions by name, would run the planted one."""
+    notebook = copy.deepcopy(solved)
+    module = "import numpy as np\n" + answer_cell(solved, "rel_error_answer").source
+    answer_cell(notebook, "rel_error_answer").source = (
+        "import ctypes, importlib, os\nimport course\n"
+        "folder = os.path.dirname(course.__file__)\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None)  # MS_REMOUNT | MS_BIND: writable\n"
+        f"try:\n    with open(os.path.join(folder, '{PLANTED}.py'), 'w') as f:\n"
+        f"        f.write({module!r})\n"
+        f"    rel_error = importlib.import_module('course.{PLANTED}').rel_error\n"
+        "except OSError:\n" + "    " + WRONG.replace("\n", "\n    ") + "\n")
+    return notebook
+
+
+def _rigged_description(module: str):
+    """The student's process describes every name as a module of the student's choosing: the grader must not import
+    what it is told to (this one ends the process that imports it). Its functions then stand for nothing: no point."""
+    return with_rel_error(
+        WRONG + "import sys\nrunner = sys.modules['__main__']\n"
+        f"runner.describe = lambda value: {{'kind': 'module', 'module': {module!r}}}\n")
+
+
+def _answer_table(solved, source):
+    """rel_error as a table of the answers to the hidden tests' inputs (seed 0, as feedback rounds would show them)
+    and to the visible checks', and 0.0 for any other input: full marks only where every student gets the same
+    inputs."""
+    import numpy as np
+
+    from autograder.a00_getting_started import _rel_error_cases, reference_rel_error
+
+    visible = [([1.0, 2.0], [1.0, 2.0]), ([1.0], [3.0]), ([3.0, 0.0], [1.0, 0.0]), ([0.0] * 3, [1.0] * 3)]
+    cases = list(_rel_error_cases(np.random.default_rng(0))) + [(np.array(a), np.array(b)) for a, b in visible]
+    table = {_key(a, b): float(reference_rel_error(a, b)) for a, b in cases}
+    return with_rel_error(
+        "import hashlib\nimport numpy as np\n"
+        f"TABLE = {table!r}\n"
+        "def rel_error(a, b):\n"
+        "    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)\n"
+        "    return TABLE.get(hashlib.sha256(a.tobytes() + b'|' + b.tobytes()).hexdigest(), 0.0)\n")(solved, source)
+
+
+def _key(a, b) -> str:
+    import hashlib
+
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return hashlib.sha256(a.tobytes() + b"|" + b.tobytes()).hexdigest()
+
+
+def appended_to_answer(text: str):
+    """The correct solution with a line of the student's own at the end of the rel_error answer."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        answer_cell(notebook, "rel_error_answer").source += "\n" + text
+        return notebook
+    return make
+
+
+def with_markdown_cell(text: str, raw_json: bool = False):
+    """The correct solution plus a markdown cell of the student's own; raw_json: the file as JSON text with every
+    character escaped (how a lone surrogate, which UTF-8 cannot encode, reaches a notebook file)."""
+    def make(solved, source):
+        notebook = copy.deepcopy(solved)
+        notebook.cells.append(nbformat.v4.new_markdown_cell(text))
+        return json.dumps(notebook) if raw_json else notebook
+    return make
+
+
+SCRIPT = f"<script>document.title = '{MARKER}'</script>"
+HANDLER = f"<img src=x onerror=\"document.title = '{MARKER}'\">"
 
 SOURCE_PATH = REPO_ROOT / "source_notebooks" / "00_getting_started" / "getting_started.ipynb"
 CONFIG_PATH = REPO_ROOT / "nbgrader_config.py"
@@ -156,11 +253,31 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("edits-a-locked-test-cell", edit_tests(_gut_test), CHEATED),
         Attack("deletes-a-test-cell", edit_tests(_delete_test), CHEATED),
         Attack("renames-a-grade-id", edit_tests(_rename_test), CHEATED),
+        Attack("remounts-the-course-package-and-plants-a-module", _plants_a_module, CHEATED),
+        Attack("names-a-module-that-exits-the-grader", _rigged_description(EXITS_ON_IMPORT), NOTHING),
+        Attack("answer-cell-turned-into-markdown", _change_cell_type("rel_error_answer", "markdown"), CHEATED),
+        Attack("written-answer-turned-into-code", _change_cell_type("taylor_answer", "code"), FULL),
+        Attack("lone-surrogate-in-an-error-message", with_extra_cell("raise ValueError('bad \\ud800 text')"), FULL),
+        Attack("lone-surrogate-in-markdown", with_markdown_cell("a note \ud800 of mine", raw_json=True), FULL),
+        Attack("malformed-timestamp", lambda solved, source: solved, FULL,
+               files=(("timestamp.txt", "not a time \u00e9 at all 99:99"),)),
+        Attack("hidden-tests-marker-in-an-answer", appended_to_answer("# ### BEGIN HIDDEN TESTS (a comment of mine)"),
+               FULL),
+        Attack("script-in-markdown", with_markdown_cell(f"# My notes\n\n{SCRIPT}\n\n{HANDLER}\n"), FULL),
+        Attack("raises-the-output-cap-from-inside", with_extra_cell(
+            "import sys\nsys.modules['__main__'].OUTPUT_CAP_BYTES = 10 ** 9\nprint('x' * 3_000_000)\n"
+            "for _ in range(3):\n    print('y' * 1_000_000)"), FULL),
+        Attack("error-text-of-megabytes", with_extra_cell("raise ValueError('e' * 3_000_000)"), FULL),
+        Attack("reply-of-many-small-values", with_rel_error(
+            "def rel_error(a, b):\n    return [0] * 6_000_000\n"), NOTHING),
+        Attack("answer-table-learned-from-feedback", _answer_table, CHEATED),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                FULL),
         Attack("kills-the-process-that-forked-it", with_extra_cell("import os, signal\nos.kill(os.getppid(), 9)"), FULL),
+        Attack("stops-the-process-that-forked-it", with_extra_cell(
+            "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nos.kill(1, signal.SIGSTOP)"), FULL),
         Attack("endless-loop-ignoring-interrupts", with_extra_cell(
             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, "
             f"signal.SIG_IGN)\nmarker = '{MARKER}'\nwhile True:\n    pass"), FULL),

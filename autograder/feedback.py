@@ -1,0 +1,28 @@
+"""nbgrader preprocessors for the feedback pages (`course feedback`, `nbgrader generate_feedback`), configured in
+nbgrader_config.py.
+
+A feedback page shows the student's own text. Two things in it must not reach the page as they are: the hidden
+tests of the course's test cells (removed), and HTML a student wrote, which nbconvert's SanitizeHTML, run after
+these, turns into text.
+"""
+
+from __future__ import annotations
+
+from nbgrader.preprocessors import ClearHiddenTests
+
+from autograder import notebooks as nbs
+
+
+class ClearHiddenTestsOfTestCells(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests on the course's test cells only.
+
+    The grader has put back every test cell as the source has it, so only test cells hold hidden tests; a student's
+    own cell or answer that merely contains the marker text (a comment `# ### BEGIN HIDDEN TESTS`) is the student's
+    text, shown as written, where stock ClearHiddenTests fails the whole page (and `nbgrader generate_feedback` the
+    rest of the run).
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if not nbs.is_test(cell):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)

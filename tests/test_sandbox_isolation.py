@@ -1,0 +1,219 @@
+"""What student code can reach inside the sandbox, tried from inside it: as root (as CI runs the grader) and as an
+unprivileged user (created here when the tests run as root).
+
+Each probe is an attack a submission could make; `probe_sandbox` runs them all in one sandbox and returns what
+happened, as plain data, so the same probes run in this process and in one started as another user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox.worker import REPO_ROOT, SANDBOX_UID, Limits, Sandbox, bubblewrap_problem
+
+pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
+
+UNPRIVILEGED_USER = "course-grader-test"
+TMP_BYTES = 8 * 1024 ** 2
+PROCESSES = 64
+
+STATUS = """
+status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())
+facts = {'uid': status['Uid'].split()[0], 'capabilities': status['CapEff'].strip(),
+         'bounding': status['CapBnd'].strip()}
+"""
+
+REMOUNT = """
+import ctypes, os, course
+folder = os.path.dirname(course.__file__)
+libc = ctypes.CDLL(None, use_errno=True)
+remounted = libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None) == 0  # MS_REMOUNT | MS_BIND, no MS_RDONLY
+try:
+    open(os.path.join(folder, 'planted_by_a_probe.py'), 'w').close()
+    planted = True
+except OSError:
+    planted = False
+try:
+    new_namespace = libc.unshare(0x10000000) == 0  # CLONE_NEWUSER: capabilities again, in a namespace of its own
+except Exception:
+    new_namespace = True
+"""
+
+# write one byte of another process's memory back as it was (harmless if it succeeds), then try to trace it
+WRITE_MEMORY = """
+import ctypes, os
+def write_memory(pid):
+    try:
+        with open(f'/proc/{pid}/maps') as maps:
+            start = int(next(l for l in maps if ' rw-p ' in l).split('-')[0], 16)
+        with open(f'/proc/{pid}/mem', 'r+b', buffering=0) as memory:
+            memory.seek(start)
+            byte = memory.read(1)
+            memory.seek(start)
+            memory.write(byte)
+        return 'written'
+    except (OSError, StopIteration) as error:
+        return type(error).__name__
+def trace(pid):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(16, pid, None, None) == 0:  # PTRACE_ATTACH
+        libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+        return 'traced'
+    return os.strerror(ctypes.get_errno())
+"""
+
+SIGNAL_FORK_SERVER = """
+import os, signal
+for sent in (signal.SIGSTOP, signal.SIGKILL):
+    os.kill(os.getppid(), sent)
+"""
+
+FILL_TMP = f"""
+import os
+try:
+    with open('/tmp/filler', 'wb') as f:
+        for _ in range({2 * TMP_BYTES // 2 ** 20}):
+            f.write(bytes(2 ** 20))
+    tmp_full = False
+except OSError:
+    tmp_full = True
+"""
+
+FORK_MANY = f"""
+import os, time
+forked, refused = 0, False
+for _ in range({2 * PROCESSES}):
+    try:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        forked += 1
+    except OSError:
+        refused = True
+        break
+"""
+
+
+def probe_sandbox() -> dict:
+    """Run every probe in one sandbox; what each achieved."""
+    found = {}
+    with Sandbox(limits=Limits(memory_bytes=1024 ** 3, scratch_bytes=TMP_BYTES, processes=PROCESSES)) as sandbox:
+        attacker, sibling = sandbox.spawn(), sandbox.spawn()
+
+        def run(executor, source, names):
+            reply = executor.exec_cell(source, "probe", timeout=30)
+            assert reply["ok"], reply
+            return {name: d.get("value") for name, d in executor.describe(names, timeout=30).items()}
+
+        found.update(run(attacker, STATUS, ["facts"])["facts"])
+        found.update(run(attacker, REMOUNT, ["remounted", "planted", "new_namespace"]))
+        fork_server = run(attacker, "import os\nparent = os.getppid()", ["parent"])["parent"]
+        probes = f"{WRITE_MEMORY}\nparent = (write_memory({fork_server}), trace({fork_server}))\n" \
+                 f"sibling = (write_memory({sibling.pid}), trace({sibling.pid}))\n"
+        found.update(run(attacker, probes, ["parent", "sibling"]))
+        found.update(run(attacker, FILL_TMP, ["tmp_full"]))
+        found.update(run(attacker, FORK_MANY, ["forked", "refused"]))
+        found["process_limit_from"] = "cgroup" if sandbox.cgroup is not None else "rlimit"
+        found["grader_is_root"] = os.geteuid() == 0
+        attacker.exec_cell(SIGNAL_FORK_SERVER, "probe", timeout=30)
+        found["fork_server_answers"] = sandbox.alive()
+        sandbox.reap()
+        after = sandbox.spawn()
+        found.update(run(after, "import os\nleft_in_tmp = sorted(os.listdir('/tmp'))", ["left_in_tmp"]))
+    return found
+
+
+EXPECTED = {"uid": str(SANDBOX_UID), "capabilities": "0000000000000000", "bounding": "0000000000000000",
+            "remounted": False, "planted": False, "new_namespace": False,
+            "parent": ["PermissionError", "Operation not permitted"],
+            "sibling": ["PermissionError", "Operation not permitted"],
+            "tmp_full": True, "fork_server_answers": True, "left_in_tmp": []}
+
+
+def check(found: dict) -> None:
+    found = json.loads(json.dumps(found))  # as it arrives from another process: tuples become lists
+    assert {k: found[k] for k in EXPECTED} == EXPECTED
+    if found["process_limit_from"] == "rlimit" and found["grader_is_root"]:
+        pytest.skip("no pids cgroup can be made here, and RLIMIT_NPROC does not bind root: no process limit")
+    assert found["refused"] and found["forked"] < PROCESSES
+    assert not (REPO_ROOT / "course" / "planted_by_a_probe.py").exists()
+
+
+@pytest.fixture
+def cleanup_planted():
+    yield
+    (REPO_ROOT / "course" / "planted_by_a_probe.py").unlink(missing_ok=True)
+
+
+def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_planted):
+    if os.geteuid() != 0:
+        pytest.skip("not root: the unprivileged test covers this user")
+    check(probe_sandbox())
+
+
+def unprivileged_user() -> str:
+    """A user without privileges to start the grader as (created when this runs as root)."""
+    try:
+        pwd.getpwnam(UNPRIVILEGED_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        UNPRIVILEGED_USER], check=True, capture_output=True)
+    return UNPRIVILEGED_USER
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder the unprivileged user can write (pytest's own are its starter's alone)."""
+    folder = tempfile.mkdtemp(prefix="course-unprivileged-")
+    os.chmod(folder, 0o777)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess.CompletedProcess:
+    """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done.
+    home: a folder that user can write."""
+    if shutil.which("setpriv") is None or shutil.which("useradd") is None:
+        pytest.skip("setpriv or useradd missing: cannot run as another user")
+    user = pwd.getpwnam(unprivileged_user())
+    as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+    for needed in (sys.executable, str(REPO_ROOT / "autograder" / "sandbox" / "runner.py")):
+        if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
+            pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
+    result = subprocess.run(as_user + command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+                                 "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home)})
+    if result.returncode != 0 and "setting up uid map" in result.stderr + result.stdout:
+        pytest.skip("this kernel does not let an unprivileged user make a user namespace")
+    return result
+
+
+def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, shared_folder):
+    if os.geteuid() != 0:
+        check(probe_sandbox())  # we are that user
+        return
+    result = as_unprivileged_user(
+        [sys.executable, "-c", "import json, tests.test_sandbox_isolation as t; print(json.dumps(t.probe_sandbox()))"],
+        shared_folder, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.pipeline
+def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_folder):
+    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it)."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: tests/test_attacks.py runs as this user already")
+    result = as_unprivileged_user([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                                   "tests/test_attacks.py", f"--basetemp={shared_folder / 'attacks'}"],
+                                  shared_folder, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
