@@ -269,7 +269,7 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
             "for _ in range(3):\n    print('y' * 1_000_000)"), FULL),
         Attack("error-text-of-megabytes", with_extra_cell("raise ValueError('e' * 3_000_000)"), FULL),
         Attack("reply-of-many-small-values", with_rel_error(
-            "def rel_error(a, b):\n    return [0] * 6_000_000\n"), NOTHING),
+            "def rel_error(a, b):\n    return [0] * 6_000_000\n"), CHEATED),
         Attack("answer-table-learned-from-feedback", _answer_table, CHEATED),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
