@@ -2064,40 +2064,31 @@ def reference_initial_loss(loss, y, num_outputs) -> torch.Tensor:
     return F.mse_loss(zeros, _t(y), reduction="sum") / n
 
 
-def initial_loss_log10(loss, y, num_outputs):
+def _initial_loss(loss, y, num_outputs, *, log=math.log, bce_outputs=None, mse_mean=False, mse_output=0.0):
+    """The loss of all-zero scores, with switches for the typical mistakes (defaults: correct)."""
     y = np.asarray(y, dtype=float)
     if loss == "softmax":
-        return math.log10(num_outputs)
+        return log(num_outputs)
     if loss == "bce":
-        return num_outputs * math.log10(2)
-    return float(np.sum(y ** 2) / len(y))
+        return (num_outputs if bce_outputs is None else bce_outputs) * log(2)
+    squared = (mse_output - y) ** 2
+    return float(np.mean(squared) if mse_mean else np.sum(squared) / len(y))
+
+
+def initial_loss_log10(loss, y, num_outputs):
+    return _initial_loss(loss, y, num_outputs, log=math.log10)
 
 
 def initial_loss_bce_per_entry(loss, y, num_outputs):
-    y = np.asarray(y, dtype=float)
-    if loss == "softmax":
-        return math.log(num_outputs)
-    if loss == "bce":
-        return math.log(2)
-    return float(np.sum(y ** 2) / len(y))
+    return _initial_loss(loss, y, num_outputs, bce_outputs=1)
 
 
 def initial_loss_mse_mean(loss, y, num_outputs):
-    y = np.asarray(y, dtype=float)
-    if loss == "softmax":
-        return math.log(num_outputs)
-    if loss == "bce":
-        return num_outputs * math.log(2)
-    return float(np.mean(y ** 2))
+    return _initial_loss(loss, y, num_outputs, mse_mean=True)
 
 
 def initial_loss_mse_of_half(loss, y, num_outputs):
-    y = np.asarray(y, dtype=float)
-    if loss == "softmax":
-        return math.log(num_outputs)
-    if loss == "bce":
-        return num_outputs * math.log(2)
-    return float(np.sum((0.5 - y) ** 2) / len(y))
+    return _initial_loss(loss, y, num_outputs, mse_output=0.5)
 
 
 EXPECTED_INITIAL_LOSS_MISTAKES = [
