@@ -1,4 +1,5 @@
-"""Checks of 03_regularization: L2 and L1 penalties, weight decay, early stopping, augmentation, mixup, smoothing.
+"""Checks of 03_regularization: L2 and L1 penalties, weight decay, early stopping, augmentation, mixup, smoothing,
+and an L1 penalty on activations.
 
 Conventions (the notebook states them to the student):
 - parameters are a dict of arrays; names starting with "W" are weights (penalized), names starting with "b" are
@@ -1531,6 +1532,116 @@ def check_smoothed_grad(smoothed_cross_entropy, rng):
         expect_close("smoothed_cross_entropy(z, y, eps)[1] (dL/dz)", dz, expected, inputs=inputs, **TOL)
 
 
+# --- regularizing activations: an L1 penalty on a layer's outputs -----------------------------------------------
+
+
+def _activity_cases(rng):
+    yield np.maximum(0.0, rng.normal(size=(6, 5))), 0.3             # ReLU outputs: many exact zeros
+    yield np.tanh(2 * rng.normal(size=(4, 7))), 1.5                  # negative outputs, too
+    yield np.maximum(0.0, rng.normal(size=(1, 8))), 0.01             # one example
+    yield np.maximum(0.0, rng.normal(size=(9, 3)) + 0.5), 0.0        # no penalty
+
+
+@cached_reference
+def reference_activity_l1(H, lam):
+    """lam * (mean over the N examples of sum_j |H_nj|), like Keras' ActivityRegularization(l1=lam) on a
+    minibatch, and its gradient by autograd (which takes |h|'(0) = 0)."""
+    H = _t(H).requires_grad_(True)
+    penalty = lam * H.abs().sum() / H.shape[0]
+    (dH,) = torch.autograd.grad(penalty, H)
+    return penalty.detach(), dH
+
+
+def _activity_result(got, inputs):
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Mismatch(f"activity_l1 should return a pair (penalty, dH), got {_kind(got)} for {inputs}")
+    return got
+
+
+def activity_summed_over_batch(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum()), lam * np.sign(H)
+
+
+def activity_mean_over_entries(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).mean()), lam * np.sign(H) / H.size
+
+
+def activity_squares(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * (H ** 2).sum() / len(H)), 2 * lam * H / len(H)
+
+
+def activity_no_abs(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * H.sum() / len(H)), lam * np.ones_like(H) / len(H)
+
+
+ACTIVITY_PENALTY_MISTAKES = [
+    Mistake("the penalty is summed over the batch; it is lam times the mean over the N examples of sum_j |h_nj|, "
+            "so that it does not grow with the batch size", activity_summed_over_batch),
+    Mistake("the penalty is the mean over all N * units entries; average over the N examples only and sum over "
+            "the units", activity_mean_over_entries),
+    Mistake("the activations are squared (an L2 penalty); the L1 penalty takes their absolute values",
+            activity_squares),
+    Mistake("the absolute value is missing: negative activations lower the penalty instead of raising it",
+            activity_no_abs),
+]
+
+
+@check("activity_penalty", functions=("activity_l1",), mistakes=ACTIVITY_PENALTY_MISTAKES, by_hand=True)
+def check_activity_penalty(activity_l1, rng):
+    """The penalty of activity_l1(H, lam) equals lam * H.abs().sum() / N in PyTorch."""
+    for H, lam in _activity_cases(rng):
+        inputs = describe_inputs(H=H, lam=lam)
+        penalty, _ = _activity_result(activity_l1(H, lam), inputs)
+        expected, _ = reference_activity_l1(H, lam)
+        expect_close("activity_l1(H, lam)[0] (the penalty)", penalty, expected, inputs=inputs, **TOL)
+
+
+def activity_grad_sign_at_zero(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.where(H >= 0, 1.0, -1.0) / len(H)
+
+
+def activity_grad_not_averaged(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H)
+
+
+def activity_grad_of_squares(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * H / len(H)
+
+
+def activity_grad_over_entries(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H) / H.size
+
+
+ACTIVITY_GRAD_MISTAKES = [
+    Mistake("the derivative of |h| at h = 0 is taken to be 1; a unit that is off (h = 0, as ReLU gives often) "
+            "gets the subgradient 0, what autograd and np.sign give", activity_grad_sign_at_zero),
+    Mistake("the gradient is not divided by N: the penalty is a mean over the examples", activity_grad_not_averaged),
+    Mistake("the gradient is lam/N * h, which belongs to a squared penalty; the derivative of |h| is sgn(h)",
+            activity_grad_of_squares),
+    Mistake("the gradient is divided by N * units; the penalty averages over the N examples only",
+            activity_grad_over_entries),
+]
+
+
+@check("activity_grad", functions=("activity_l1",), mistakes=ACTIVITY_GRAD_MISTAKES, by_hand=True)
+def check_activity_grad(activity_l1, rng):
+    """The gradient dH of activity_l1(H, lam) equals autograd of lam * H.abs().sum() / N."""
+    for H, lam in _activity_cases(rng):
+        inputs = describe_inputs(H=H, lam=lam)
+        _, dH = _activity_result(activity_l1(H, lam), inputs)
+        _, expected = reference_activity_l1(H, lam)
+        expect_close("activity_l1(H, lam)[1] (dpenalty/dH)", dH, expected, inputs=inputs, **TOL)
+
+
 CHECKS = [check_l2_penalty, check_l2_grad, check_l1_penalty, check_l1_grad, check_weight_decay_step,
           check_l1_l2_step, check_early_stopping, check_hflip, check_affine_sample, check_rotate, check_zoom,
-          check_augment, check_mixup, check_smooth_labels, check_smoothed_loss, check_smoothed_grad]
+          check_augment, check_mixup, check_smooth_labels, check_smoothed_loss, check_smoothed_grad,
+          check_activity_penalty, check_activity_grad]
