@@ -1558,6 +1558,25 @@ def _activity_result(got, inputs):
     return got
 
 
+def _expect_activity_part(activity_l1, rng, part: int, what: str):
+    """Part `part` of activity_l1's result (0: the penalty, 1: its gradient) equals PyTorch's, on every case."""
+    for H, lam in _activity_cases(rng):
+        inputs = describe_inputs(H=H, lam=lam)
+        got = _activity_result(activity_l1(H, lam), inputs)[part]
+        expected = reference_activity_l1(H, lam)[part].numpy()
+        if part == 1 and np.shape(got) == expected.shape and np.any(H == 0):
+            got_array, on = np.asarray(got, dtype=float), H != 0
+            if (np.allclose(got_array[on], expected[on], **_ALLCLOSE)
+                    and not np.allclose(got_array, expected, **_ALLCLOSE)):
+                # right wherever h != 0, so the slip is the derivative at the kink, whichever value it took there
+                raise Mismatch(f"activity_l1(H, lam)[1] ({what}) is wrong exactly where h = 0, for {inputs}"
+                               f"\nLikely mistake: {SGN_AT_ZERO.message}", got, expected)
+        expect_close(f"activity_l1(H, lam)[{part}] ({what})", got, expected, inputs=inputs, **TOL)
+
+
+_ALLCLOSE = dict(atol=TOL["atol"], rtol=TOL["rtol"])
+
+
 def activity_summed_over_batch(H, lam):
     H = np.asarray(H, float)
     return float(lam * np.abs(H).sum()), lam * np.sign(H)
@@ -1593,11 +1612,7 @@ ACTIVITY_PENALTY_MISTAKES = [
 @check("activity_penalty", functions=("activity_l1",), mistakes=ACTIVITY_PENALTY_MISTAKES, by_hand=True)
 def check_activity_penalty(activity_l1, rng):
     """The penalty of activity_l1(H, lam) equals lam * H.abs().sum() / N in PyTorch."""
-    for H, lam in _activity_cases(rng):
-        inputs = describe_inputs(H=H, lam=lam)
-        penalty, _ = _activity_result(activity_l1(H, lam), inputs)
-        expected, _ = reference_activity_l1(H, lam)
-        expect_close("activity_l1(H, lam)[0] (the penalty)", penalty, expected, inputs=inputs, **TOL)
+    _expect_activity_part(activity_l1, rng, 0, "the penalty")
 
 
 def activity_grad_sign_at_zero(H, lam):
@@ -1620,9 +1635,10 @@ def activity_grad_over_entries(H, lam):
     return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H) / H.size
 
 
+SGN_AT_ZERO = Mistake("the derivative of |h| at h = 0 is taken to be 1 (or -1); a unit that is off (h = 0, as ReLU "
+                      "gives often) gets the subgradient 0, what autograd and np.sign give", activity_grad_sign_at_zero)
 ACTIVITY_GRAD_MISTAKES = [
-    Mistake("the derivative of |h| at h = 0 is taken to be 1; a unit that is off (h = 0, as ReLU gives often) "
-            "gets the subgradient 0, what autograd and np.sign give", activity_grad_sign_at_zero),
+    SGN_AT_ZERO,
     Mistake("the gradient is not divided by N: the penalty is a mean over the examples", activity_grad_not_averaged),
     Mistake("the gradient is lam/N * h, which belongs to a squared penalty; the derivative of |h| is sgn(h)",
             activity_grad_of_squares),
@@ -1634,11 +1650,7 @@ ACTIVITY_GRAD_MISTAKES = [
 @check("activity_grad", functions=("activity_l1",), mistakes=ACTIVITY_GRAD_MISTAKES, by_hand=True)
 def check_activity_grad(activity_l1, rng):
     """The gradient dH of activity_l1(H, lam) equals autograd of lam * H.abs().sum() / N."""
-    for H, lam in _activity_cases(rng):
-        inputs = describe_inputs(H=H, lam=lam)
-        _, dH = _activity_result(activity_l1(H, lam), inputs)
-        _, expected = reference_activity_l1(H, lam)
-        expect_close("activity_l1(H, lam)[1] (dpenalty/dH)", dH, expected, inputs=inputs, **TOL)
+    _expect_activity_part(activity_l1, rng, 1, "dpenalty/dH")
 
 
 CHECKS = [check_l2_penalty, check_l2_grad, check_l1_penalty, check_l1_grad, check_weight_decay_step,
