@@ -2213,3 +2213,77 @@ CHECKS = [
     check_mlp_loss, check_mlp_gradients, check_gradient_check,
     check_sgd_updates, check_sgd_losses, check_holdout_splits, check_kfold_indices,
 ]
+
+
+# --- expected_initial_loss (appended after CHECKS so that the list above stays as it was; added to it at the end) -
+
+
+@cached_reference
+def reference_initial_loss(loss, y, num_outputs) -> torch.Tensor:
+    """The loss of all-zero output scores (tiny weights, zero biases), by PyTorch's losses in the course's form."""
+    n = len(y)
+    zeros = torch.zeros(n, num_outputs, dtype=torch.float64)
+    if loss == "softmax":
+        return F.cross_entropy(zeros, torch.as_tensor(np.asarray(y), dtype=torch.long))
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(zeros, _t(y), reduction="sum") / n
+    return F.mse_loss(zeros, _t(y), reduction="sum") / n
+
+
+def _initial_loss(loss, y, num_outputs, *, log=math.log, bce_outputs=None, mse_mean=False, mse_output=0.0):
+    """The loss of all-zero scores, with switches for the typical mistakes (defaults: correct)."""
+    y = np.asarray(y, dtype=float)
+    if loss == "softmax":
+        return log(num_outputs)
+    if loss == "bce":
+        return (num_outputs if bce_outputs is None else bce_outputs) * log(2)
+    squared = (mse_output - y) ** 2
+    return float(np.mean(squared) if mse_mean else np.sum(squared) / len(y))
+
+
+def initial_loss_log10(loss, y, num_outputs):
+    return _initial_loss(loss, y, num_outputs, log=math.log10)
+
+
+def initial_loss_bce_per_entry(loss, y, num_outputs):
+    return _initial_loss(loss, y, num_outputs, bce_outputs=1)
+
+
+def initial_loss_mse_mean(loss, y, num_outputs):
+    return _initial_loss(loss, y, num_outputs, mse_mean=True)
+
+
+def initial_loss_mse_of_half(loss, y, num_outputs):
+    return _initial_loss(loss, y, num_outputs, mse_output=0.5)
+
+
+EXPECTED_INITIAL_LOSS_MISTAKES = [
+    Mistake("the logarithm is base 10 (lecture 002's cat slide); the course's losses use ln: ln K for softmax, "
+            "K ln 2 for binary cross-entropy", initial_loss_log10),
+    Mistake("the binary cross-entropy is taken per output (ln 2); the course's loss sums over the K outputs and "
+            "averages over the examples: K ln 2", initial_loss_bce_per_entry),
+    Mistake("the MSE is averaged over all N*K entries; lecture 001's cost sums over the outputs and averages over "
+            "the N examples: (1/N) sum_n ||y_n||^2", initial_loss_mse_mean),
+    Mistake("the MSE uses outputs 0.5 (a sigmoid of 0); with a linear output layer the outputs are the scores, 0",
+            initial_loss_mse_of_half),
+]
+
+
+def _initial_loss_cases(rng):
+    for n, k in [(5, 10), (1, 3), (8, 2), (4, 7)]:
+        yield "softmax", rng.integers(0, k, size=n), k
+        yield "bce", rng.integers(0, 2, size=(n, k)).astype(float), k
+        yield "bce", rng.uniform(0, 1, size=(n, k)), k
+        yield "mse", rng.normal(size=(n, k)), k
+
+
+@check("expected_initial_loss", mistakes=EXPECTED_INITIAL_LOSS_MISTAKES, by_hand=True)
+def check_expected_initial_loss(expected_initial_loss, rng):
+    """expected_initial_loss(loss, y, K) equals PyTorch's loss of all-zero scores, for every loss of the course."""
+    for loss, y, k in _initial_loss_cases(rng):
+        got = expected_initial_loss(loss, y, k)
+        expect_close(f"expected_initial_loss({loss!r}, y, {k})", got, reference_initial_loss(loss, y, k),
+                     inputs=describe_inputs(y=y, num_outputs=k), atol=1e-12, rtol=1e-10)
+
+
+CHECKS += [check_expected_initial_loss]

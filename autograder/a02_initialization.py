@@ -1,5 +1,6 @@
 """Checks of 02_initialization: collapsing linear layers, numerical rank, the symmetry of constant initialization,
-the variance argument, the old uniform scheme, and Xavier / Kaiming initialization against torch.nn.init.
+the variance argument, the old uniform scheme, Xavier / Kaiming initialization against torch.nn.init, and the
+gradients' variance in the backward pass (what Kaiming's mode="fan_out" keeps) against autograd.
 
 Weights follow PyTorch's layout: a weight of shape (out, in) maps x (n, in) to x @ W.T (n, out), so fan_in = in
 = shape[1] and fan_out = out = shape[0]. Random functions take an explicit numpy Generator; the statistical checks
@@ -945,6 +946,104 @@ def check_kaiming_uniform(kaiming_uniform, rng):
     _check_kaiming(kaiming_uniform, rng, uniform=True)
 
 
+# --- 7b. the backward pass: what mode="fan_out" keeps ------------------------------------------------------------
+
+
+@cached_reference
+def reference_gradient_variances(G, weights) -> torch.Tensor:
+    """torch.var(correction=0) of dL/dh_l, l = 0..L-1, by autograd through a chain of F.linear layers with
+    L = sum(h_L * G) (so dL/dh_L = G). The layers are linear, so the inputs' values do not matter."""
+    first = _t(weights[0])
+    h = torch.zeros(_t(G).shape[0], first.shape[1], dtype=torch.float64, requires_grad=True)
+    inputs = []
+    for W in weights:
+        h.retain_grad()
+        inputs.append(h)
+        h = F.linear(h, _t(W))
+    torch.sum(h * _t(G)).backward()
+    return torch.stack([torch.var(x.grad, correction=0) for x in inputs])
+
+
+def gradient_variances_forward_transpose(G, weights):
+    g = np.asarray(G, dtype=float)
+    out = []
+    for W in reversed(weights):
+        g = g @ W.T
+        out.append(np.var(g))
+    return np.array(out[::-1])
+
+
+def gradient_variances_forward_order(G, weights):
+    g = np.asarray(G, dtype=float)
+    out = []
+    for W in weights:
+        g = g @ W
+        out.append(np.var(g))
+    return np.array(out)
+
+
+def gradient_variances_not_reversed(G, weights):
+    g = np.asarray(G, dtype=float)
+    out = []
+    for W in reversed(weights):
+        g = g @ W
+        out.append(np.var(g))
+    return np.array(out)
+
+
+def gradient_variances_of_outputs(G, weights):
+    g = np.asarray(G, dtype=float)
+    out = []
+    for W in reversed(weights):
+        out.append(np.var(g))
+        g = g @ W
+    return np.array(out[::-1])
+
+
+def gradient_variances_unbiased(G, weights):
+    g = np.asarray(G, dtype=float)
+    out = []
+    for W in reversed(weights):
+        g = g @ W
+        out.append(np.var(g, ddof=1))
+    return np.array(out[::-1])
+
+
+GRADIENT_VARIANCES_MISTAKES = [
+    Mistake("the gradient goes back through W.T (g @ W.T, the forward direction); the backward pass of "
+            "h_l = h_(l-1) @ W_l.T is dL/dh_(l-1) = dL/dh_l @ W_l", gradient_variances_forward_transpose),
+    Mistake("the layers are taken first to last; the gradient starts at the output and meets W_L first, W_1 last",
+            gradient_variances_forward_order),
+    Mistake("the variances are returned in the order they were computed (last layer first); entry l is "
+            "Var(dL/dh_l), from l = 0 (the network's input) to L - 1: reverse the list", gradient_variances_not_reversed),
+    Mistake("the variance of each layer's upstream gradient dL/dh_l, l = 1..L, is recorded (the first is Var(G)); "
+            "record what reaches each layer's input, dL/dh_(l-1) = dL/dh_l @ W_l", gradient_variances_of_outputs),
+    Mistake("the unbiased variance (ddof=1) is used; the exercise asks for np.var's population variance over all "
+            "entries", gradient_variances_unbiased),
+]
+
+
+@check("gradient_variances", mistakes=GRADIENT_VARIANCES_MISTAKES, by_hand=True)
+def check_gradient_variances(gradient_variances, rng):
+    """gradient_variances(G, weights) equals torch.var(correction=0) of the gradient autograd sends back to the
+    input of each layer of a chain of F.linear layers, first layer first; square, widening, narrowing and
+    one-unit stacks."""
+    cases = [(rng.normal(size=(20, 6)), [rng.normal(size=(6, 6)) for _ in range(3)])]
+    widening = [4, 8, 16, 32]
+    cases.append((1.0 + rng.normal(size=(30, 32)),
+                  [rng.normal(size=(o, i)) / np.sqrt(o) for i, o in zip(widening[:-1], widening[1:])]))
+    narrowing = [12, 9, 5, 3]
+    cases.append((rng.normal(size=(25, 3)),
+                  [rng.uniform(-1, 1, size=(o, i)) for i, o in zip(narrowing[:-1], narrowing[1:])]))
+    cases.append((rng.normal(size=(1, 4)), [rng.normal(size=(4, 5))]))
+    cases.append((rng.normal(size=(15, 5)), [rng.normal(size=(1, 2)), rng.normal(size=(5, 1))]))
+    for G, weights in cases:
+        got = gradient_variances(G, weights)
+        shapes = " -> ".join(str(W.shape) for W in weights)
+        expect_close("gradient_variances(G, weights)", got, reference_gradient_variances(G, weights),
+                     inputs=describe_inputs(G=G) + f", weights of shapes {shapes}", atol=1e-300, rtol=1e-9)
+
+
 CHECKS = [check_collapse_weight, check_collapse_bias, check_numerical_rank, check_train_losses, check_train_symmetry,
           check_linear_output_variance, check_uniform_variance, check_layer_variances, check_xavier_uniform,
-          check_xavier_normal, check_kaiming_normal, check_kaiming_uniform]
+          check_xavier_normal, check_kaiming_normal, check_kaiming_uniform, check_gradient_variances]

@@ -1,4 +1,5 @@
-"""Checks of 03_regularization: L2 and L1 penalties, weight decay, early stopping, augmentation, mixup, smoothing.
+"""Checks of 03_regularization: L2 and L1 penalties, weight decay, early stopping, augmentation, mixup, smoothing,
+and an L1 penalty on activations.
 
 Conventions (the notebook states them to the student):
 - parameters are a dict of arrays; names starting with "W" are weights (penalized), names starting with "b" are
@@ -1552,6 +1553,128 @@ def check_smoothed_grad(smoothed_cross_entropy, rng):
         expect_close("smoothed_cross_entropy(z, y, eps)[1] (dL/dz)", dz, expected, inputs=inputs, **TOL)
 
 
+# --- regularizing activations: an L1 penalty on a layer's outputs -----------------------------------------------
+
+
+def _activity_cases(rng):
+    yield np.maximum(0.0, rng.normal(size=(6, 5))), 0.3             # ReLU outputs: many exact zeros
+    yield np.tanh(2 * rng.normal(size=(4, 7))), 1.5                  # negative outputs, too
+    yield np.maximum(0.0, rng.normal(size=(1, 8))), 0.01             # one example
+    yield np.maximum(0.0, rng.normal(size=(9, 3)) + 0.5), 0.0        # no penalty
+
+
+@cached_reference
+def reference_activity_l1(H, lam):
+    """lam * (mean over the N examples of sum_j |H_nj|), like Keras' ActivityRegularization(l1=lam) on a
+    minibatch, and its gradient by autograd (which takes |h|'(0) = 0)."""
+    H = _t(H).requires_grad_(True)
+    penalty = lam * H.abs().sum() / H.shape[0]
+    (dH,) = torch.autograd.grad(penalty, H)
+    return penalty.detach(), dH
+
+
+def _activity_result(got, inputs):
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Mismatch(f"activity_l1 should return a pair (penalty, dH), got {_kind(got)} for {inputs}")
+    return got
+
+
+def _expect_activity_part(activity_l1, rng, part: int, what: str):
+    """Part `part` of activity_l1's result (0: the penalty, 1: its gradient) equals PyTorch's, on every case."""
+    for H, lam in _activity_cases(rng):
+        inputs = describe_inputs(H=H, lam=lam)
+        got = _activity_result(activity_l1(H, lam), inputs)[part]
+        expected = reference_activity_l1(H, lam)[part].numpy()
+        if part == 1 and np.shape(got) == expected.shape and np.any(H == 0):
+            got_array, on = np.asarray(got, dtype=float), H != 0
+            if (np.allclose(got_array[on], expected[on], **_ALLCLOSE)
+                    and not np.allclose(got_array, expected, **_ALLCLOSE)):
+                # right wherever h != 0, so the slip is the derivative at the kink, whichever value it took there
+                raise Mismatch(f"activity_l1(H, lam)[1] ({what}) is wrong exactly where h = 0, for {inputs}"
+                               f"\nLikely mistake: {SGN_AT_ZERO.message}", got, expected)
+        expect_close(f"activity_l1(H, lam)[{part}] ({what})", got, expected, inputs=inputs, **TOL)
+
+
+_ALLCLOSE = dict(atol=TOL["atol"], rtol=TOL["rtol"])
+
+
+def activity_summed_over_batch(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum()), lam * np.sign(H)
+
+
+def activity_mean_over_entries(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).mean()), lam * np.sign(H) / H.size
+
+
+def activity_squares(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * (H ** 2).sum() / len(H)), 2 * lam * H / len(H)
+
+
+def activity_no_abs(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * H.sum() / len(H)), lam * np.ones_like(H) / len(H)
+
+
+ACTIVITY_PENALTY_MISTAKES = [
+    Mistake("the penalty is summed over the batch; it is lam times the mean over the N examples of sum_j |h_nj|, "
+            "so that it does not grow with the batch size", activity_summed_over_batch),
+    Mistake("the penalty is the mean over all N * units entries; average over the N examples only and sum over "
+            "the units", activity_mean_over_entries),
+    Mistake("the activations are squared (an L2 penalty); the L1 penalty takes their absolute values",
+            activity_squares),
+    Mistake("the absolute value is missing: negative activations lower the penalty instead of raising it",
+            activity_no_abs),
+]
+
+
+@check("activity_penalty", functions=("activity_l1",), mistakes=ACTIVITY_PENALTY_MISTAKES, by_hand=True)
+def check_activity_penalty(activity_l1, rng):
+    """The penalty of activity_l1(H, lam) equals lam * H.abs().sum() / N in PyTorch."""
+    _expect_activity_part(activity_l1, rng, 0, "the penalty")
+
+
+def activity_grad_sign_at_zero(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.where(H >= 0, 1.0, -1.0) / len(H)
+
+
+def activity_grad_not_averaged(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H)
+
+
+def activity_grad_of_squares(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * H / len(H)
+
+
+def activity_grad_over_entries(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H) / H.size
+
+
+SGN_AT_ZERO = Mistake("the derivative of |h| at h = 0 is taken to be 1 (or -1); a unit that is off (h = 0, as ReLU "
+                      "gives often) gets the subgradient 0, what autograd and np.sign give", activity_grad_sign_at_zero)
+ACTIVITY_GRAD_MISTAKES = [
+    SGN_AT_ZERO,
+    Mistake("the gradient is not divided by N: the penalty is a mean over the examples", activity_grad_not_averaged),
+    Mistake("the gradient is lam/N * h, which belongs to a squared penalty; the derivative of |h| is sgn(h)",
+            activity_grad_of_squares),
+    Mistake("the gradient is divided by N * units; the penalty averages over the N examples only",
+            activity_grad_over_entries),
+]
+
+
+@check("activity_grad", functions=("activity_l1",), mistakes=ACTIVITY_GRAD_MISTAKES, by_hand=True)
+def check_activity_grad(activity_l1, rng):
+    """The gradient dH of activity_l1(H, lam) equals autograd of lam * H.abs().sum() / N."""
+    _expect_activity_part(activity_l1, rng, 1, "dpenalty/dH")
+
+
 CHECKS = [check_l2_penalty, check_l2_grad, check_l1_penalty, check_l1_grad, check_weight_decay_step,
           check_l1_l2_step, check_early_stopping, check_hflip, check_affine_sample, check_rotate, check_zoom,
-          check_augment, check_mixup, check_smooth_labels, check_smoothed_loss, check_smoothed_grad]
+          check_augment, check_mixup, check_smooth_labels, check_smoothed_loss, check_smoothed_grad,
+          check_activity_penalty, check_activity_grad]

@@ -1510,3 +1510,71 @@ CHECKS = [
     check_groupnorm_forward, check_groupnorm_backward_dx, check_groupnorm_backward_dparams,
     check_weight_standardize,
 ]
+
+
+# --- population_statistics (appended after CHECKS so that the list above stays as it was; added to it at the end) -
+
+
+@cached_reference
+def reference_population_statistics(batches) -> tuple:
+    """PyTorch's BatchNorm1d with momentum=None keeps the plain (cumulative) average of the batch means and of the
+    unbiased batch variances: lecture 000's population statistics."""
+    bn = torch.nn.BatchNorm1d(batches.shape[2], momentum=None, dtype=torch.float64)
+    bn.train()
+    with torch.no_grad():
+        for batch in batches:
+            bn(_t(batch))
+    return bn.running_mean.clone(), bn.running_var.clone()
+
+
+def population_statistics_biased(batches):
+    return batches.mean(axis=1).mean(axis=0), batches.var(axis=1).mean(axis=0)
+
+
+def population_statistics_pooled(batches):
+    values = batches.reshape(-1, batches.shape[2])
+    return values.mean(axis=0), values.var(axis=0, ddof=1)
+
+
+def population_statistics_moving_average(batches, momentum=0.1):
+    mean, var = np.zeros(batches.shape[2]), np.ones(batches.shape[2])
+    for batch in batches:
+        mean = (1 - momentum) * mean + momentum * batch.mean(axis=0)
+        var = (1 - momentum) * var + momentum * batch.var(axis=0, ddof=1)
+    return mean, var
+
+
+def population_statistics_pooled_factor(batches):
+    n = batches.shape[0] * batches.shape[1]
+    return batches.mean(axis=1).mean(axis=0), batches.var(axis=1).mean(axis=0) * n / (n - 1)
+
+
+POPULATION_STATISTICS_MISTAKES = [
+    Mistake("the batch variances are averaged as they are (biased, 1/m); lecture 000's step 10 averages the "
+            "unbiased m/(m-1) sigma_B^2", population_statistics_biased),
+    Mistake("mean and variance are computed over all values pooled together; the population variance is the "
+            "average of the per-batch (unbiased) variances, which leaves out how much the batch means differ",
+            population_statistics_pooled),
+    Mistake("the statistics are a moving average (momentum 0.1, started at 0 and 1); here every batch counts the "
+            "same: the plain average over the batches", population_statistics_moving_average),
+    Mistake("the unbiased factor uses the number of all values, n/(n-1); it is m/(m-1) with m the batch size",
+            population_statistics_pooled_factor),
+]
+
+
+@check("population_statistics", mistakes=POPULATION_STATISTICS_MISTAKES, by_hand=True)
+def check_population_statistics(population_statistics, rng):
+    """population_statistics(batches) equals BatchNorm1d(momentum=None)'s running statistics after the batches."""
+    for n_batches, m, d in [(5, 4, 3), (1, 8, 2), (12, 2, 4), (30, 16, 1), (3, 3, 5)]:
+        shifts = rng.normal(scale=2.0, size=(n_batches, 1, d))          # batches whose means differ
+        batches = rng.normal(loc=1.5, scale=rng.uniform(0.5, 3.0, size=d), size=(n_batches, m, d)) + shifts
+        inputs = describe_inputs(batches=batches)
+        got = population_statistics(batches)
+        expect_true(isinstance(got, (tuple, list)) and len(got) == 2,
+                    f"population_statistics should return a pair (mean, var), for {inputs}")
+        expected_mean, expected_var = reference_population_statistics(batches)
+        expect_close("population_statistics(batches): mean", got[0], expected_mean, inputs=inputs, atol=1e-10, rtol=1e-8)
+        expect_close("population_statistics(batches): var", got[1], expected_var, inputs=inputs, atol=1e-10, rtol=1e-8)
+
+
+CHECKS += [check_population_statistics]

@@ -1189,3 +1189,132 @@ CHECKS = [check_conv_output_size, check_param_counts, check_cats_vs_dogs, check_
           check_max_pool_forward, check_max_pool_backward, check_avg_pool_forward, check_avg_pool_backward,
           check_maxout_forward, check_maxout_dx, check_maxout_dw, check_maxout_db, check_dense_softmax,
           check_nhwc, check_video_frames, check_template_cnn]
+
+
+# --- conv2d_backward (appended after CHECKS so that the list above stays as it was; added to it at the end) -------
+# The cache is the tuple (x, w, b, stride, pad) of the forward pass's inputs, built here by the check: the backward
+# pass is graded on its own, never through the student's conv2d_forward.
+
+
+@cached_reference
+def reference_conv2d_grads(x, w, b, stride, pad, dout) -> tuple:
+    """(dx, dw, db) of sum(dout * F.conv2d(x, w, b, stride, pad)) by autograd, in float64."""
+    x_t, w_t, b_t = (_t(a).requires_grad_() for a in (x, w, b))
+    out = F.conv2d(x_t, w_t, b_t, stride=stride, padding=pad)
+    out.backward(_t(dout))
+    return x_t.grad, w_t.grad, b_t.grad
+
+
+def _conv_backward_loops(dout, cache, *, flip=False, step_one=False, assign=False, corner_crop=False):
+    """The naive backward pass, with switches for the typical mistakes (all False: correct)."""
+    x, w, b, stride, pad = cache
+    N, C, H, W = x.shape
+    K, _, size, _ = w.shape
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    step = 1 if step_one else stride
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * step, i * step + size), slice(j * step, j * step + size)
+            window = x_pad[:, :, rows, cols]
+            if window.shape[2:] != (size, size):
+                continue
+            dw += np.tensordot(dout[:, :, i, j], window, axes=([0], [0]))
+            contribution = np.tensordot(dout[:, :, i, j], w, axes=([1], [0]))
+            if assign:
+                dx_pad[:, :, rows, cols] = contribution
+            else:
+                dx_pad[:, :, rows, cols] += contribution
+    dx = dx_pad[:, :, :H, :W] if corner_crop else dx_pad[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv2d_backward_flipped(dout, cache):
+    return _conv_backward_loops(dout, cache, flip=True)
+
+
+def conv2d_backward_step_one(dout, cache):
+    return _conv_backward_loops(dout, cache, step_one=True)
+
+
+def conv2d_backward_assigned(dout, cache):
+    return _conv_backward_loops(dout, cache, assign=True)
+
+
+def conv2d_backward_corner_crop(dout, cache):
+    return _conv_backward_loops(dout, cache, corner_crop=True)
+
+
+def conv2d_backward_dw_flipped(dout, cache):
+    dx, dw, db = _conv_backward_loops(dout, cache)
+    return dx, dw[:, :, ::-1, ::-1], db
+
+
+def conv2d_backward_dw_mean(dout, cache):
+    dx, dw, db = _conv_backward_loops(dout, cache)
+    return dx, dw / dout.shape[0], db
+
+
+def conv2d_backward_db_mean(dout, cache):
+    dx, dw, _ = _conv_backward_loops(dout, cache)
+    return dx, dw, dout.mean(axis=(0, 2, 3))
+
+
+def conv2d_backward_db_batch_mean(dout, cache):
+    dx, dw, _ = _conv_backward_loops(dout, cache)
+    return dx, dw, dout.sum(axis=(0, 2, 3)) / dout.shape[0]
+
+
+def conv2d_backward_db_one_position(dout, cache):
+    dx, dw, _ = _conv_backward_loops(dout, cache)
+    return dx, dw, dout[:, :, 0, 0].sum(axis=0)
+
+
+FLIPPED = ("the filter is flipped in the backward pass: the forward pass is a cross-correlation, so output (i, j) "
+           "used w[k, c, u, v] x_pad[n, c, i*S + u, j*S + v], and that same pair carries the gradient back")
+STEP_ONE = ("the windows move by one pixel instead of S: the gradient of output (i, j) belongs to the window that "
+            "starts at row i*S, column j*S of the padded input")
+ASSIGNED = ("overlapping windows overwrite each other's gradient (= instead of +=): an input pixel inside several "
+            "windows collects the sum of their gradients")
+CORNER_CROP = ("dx is cut from the top-left corner of the padded gradient; the padding lies on every border, so dx is "
+               "dx_pad[:, :, P:P + H, P:P + W]")
+
+
+def _conv2d_backward_check(name, index, label, mistakes):
+    @check(name, functions=("conv2d_backward",), mistakes=mistakes, by_hand=True)
+    def body(conv2d_backward, rng):
+        for x, w, b, stride, pad in _conv_cases(rng):
+            inputs = describe_inputs(x=x, w=w, b=b, stride=stride, pad=pad)
+            dout = rng.normal(size=reference_conv2d(x, w, b, stride, pad).shape)
+            grads = conv2d_backward(dout, (x, w, b, stride, pad))
+            _expect_triple("conv2d_backward", grads, inputs)
+            expect_close(f"conv2d_backward(dout, cache): {label}", grads[index],
+                         reference_conv2d_grads(x, w, b, stride, pad, dout)[index], inputs=inputs, **TIGHT)
+    body.description = f"conv2d_backward's {label} equals torch autograd through F.conv2d (float64)."
+    return body
+
+
+check_conv2d_dx = _conv2d_backward_check("conv2d_dx", 0, "dx", [
+    Mistake(FLIPPED, conv2d_backward_flipped),
+    Mistake(STEP_ONE, conv2d_backward_step_one),
+    Mistake(ASSIGNED, conv2d_backward_assigned),
+    Mistake(CORNER_CROP, conv2d_backward_corner_crop),
+])
+check_conv2d_dw = _conv2d_backward_check("conv2d_dw", 1, "dw", [
+    Mistake(FLIPPED, conv2d_backward_dw_flipped),
+    Mistake(STEP_ONE, conv2d_backward_step_one),
+    Mistake("dw is averaged over the batch; the gradient of a sum over the batch is the sum",
+            conv2d_backward_dw_mean),
+])
+check_conv2d_db = _conv2d_backward_check("conv2d_db", 2, "db", [
+    Mistake("db is a mean over the batch and the positions; every output of filter k adds b_k once, so db_k is "
+            "the SUM of dout[:, k, :, :]", conv2d_backward_db_mean),
+    Mistake("db is divided by the batch size; the gradient of a sum over the batch is the sum",
+            conv2d_backward_db_batch_mean),
+    Mistake("db takes only one output position; b_k is added at every position (i, j) of every image, so db_k sums "
+            "dout[:, k, :, :] over the batch and both spatial axes", conv2d_backward_db_one_position),
+])
+
+CHECKS += [check_conv2d_dx, check_conv2d_dw, check_conv2d_db]

@@ -206,3 +206,14 @@ def kfold_indices(n, k, rng):
     labels = np.arange(n) % k          # fold labels, as balanced as possible, then shuffled
     rng.shuffle(labels)
     return [(np.flatnonzero(labels != i), np.flatnonzero(labels == i)) for i in range(k)]
+
+
+def expected_initial_loss(loss, y, num_outputs):
+    # every score is 0: softmax gives 1/K to every class, a sigmoid gives 1/2 to every output
+    y = np.asarray(y, dtype=float)
+    if loss == "softmax":
+        return -np.log(1.0 / num_outputs)
+    if loss == "bce":
+        per_output = -(y * np.log(0.5) + (1 - y) * np.log(0.5))
+        return float(per_output.sum(axis=-1).mean()) if y.ndim > 1 else float(per_output.mean())
+    return float((y ** 2).reshape(len(y), -1).sum(axis=1).mean())

@@ -97,3 +97,11 @@ def kaiming_uniform(shape, rng, mode="fan_in", nonlinearity="relu"):
     fan = {"fan_in": shape[1], "fan_out": shape[0]}[mode]
     bound = math.sqrt(3.0 * _GAIN[nonlinearity] ** 2 / fan)
     return bound * (2.0 * rng.random(shape) - 1.0)
+
+
+def gradient_variances(G, weights):
+    # all the gradients first, as a list built from the output back, then E[g^2] - E[g]^2 of each
+    gradients = [np.asarray(G, dtype=float)]
+    for W in weights[::-1]:
+        gradients.insert(0, np.einsum("bo,oi->bi", gradients[0], np.asarray(W, dtype=float)))
+    return np.array([np.mean(g * g) - np.mean(g) ** 2 for g in gradients[:-1]])

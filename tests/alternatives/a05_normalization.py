@@ -173,3 +173,14 @@ def groupnorm_backward(dout, x, gamma, G, eps=1e-5):
 def weight_standardize(W, eps=1e-5):
     x_hat, _ = _rows_forward(np.asarray(W, float).reshape(W.shape[0], -1), eps)
     return x_hat.reshape(W.shape)
+
+
+def population_statistics(batches):
+    # running sums, one batch at a time, as a loop over a data loader would keep them
+    total_mean, total_var = 0.0, 0.0
+    for batch in batches:
+        m = len(batch)
+        centred = batch - batch.sum(axis=0) / m
+        total_mean = total_mean + batch.sum(axis=0) / m
+        total_var = total_var + (centred ** 2).sum(axis=0) / (m - 1)
+    return total_mean / len(batches), total_var / len(batches)

@@ -177,3 +177,21 @@ def video_to_frames(x):
 
 def frames_to_video(frames, T):
     return np.stack([frames[start:start + T] for start in range(0, len(frames), T)])
+
+
+def conv2d_backward(dout, cache):
+    # loops over the filter offsets (u, v) instead of the output positions: each offset sees a strided view of
+    # the padded input, one einsum per offset for dw and one scatter-add for dx
+    x, w, b, stride, pad = cache
+    N, C, H, W = x.shape
+    size = w.shape[2]
+    H_out, W_out = dout.shape[2], dout.shape[3]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for u in range(size):
+        for v in range(size):
+            rows = slice(u, u + stride * (H_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (W_out - 1) + 1, stride)
+            dw[:, :, u, v] = np.einsum("nkij,ncij->kc", dout, x_pad[:, :, rows, cols])
+            dx_pad[:, :, rows, cols] += np.einsum("nkij,kc->ncij", dout, w[:, :, u, v])
+    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, np.einsum("nkij->k", dout)

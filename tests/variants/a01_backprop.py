@@ -560,3 +560,23 @@ def tvt_in_order(n, val_fraction, test_fraction, rng):
     n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
     idx = np.arange(n)
     return idx[n_val + n_test:], idx[n_test:n_test + n_val], idx[:n_test]
+
+
+@variant_of("initial_loss_log10")
+def initial_loss_log10_everywhere(loss, y, num_outputs):
+    y = np.asarray(y, float)
+    if loss == "softmax":
+        return -np.log10(1 / num_outputs)
+    if loss == "bce":
+        return -num_outputs * np.log10(0.5)
+    return float((y ** 2).sum() / y.shape[0])
+
+
+@variant_of("initial_loss_mse_mean")
+def initial_loss_mse_mean_of_rows(loss, y, num_outputs):
+    y = np.asarray(y, float)
+    if loss == "softmax":
+        return float(np.log(num_outputs))
+    if loss == "bce":
+        return float(num_outputs * np.log(2))
+    return float(np.mean(np.mean(y ** 2, axis=1)))

@@ -266,3 +266,21 @@ def xavier_normal_fan_out_only_standard(shape, rng, gain=1.0):
 @variant_of("kaiming_uniform_no_factor_2")
 def kaiming_uniform_relu_as_linear(shape, rng, mode="fan_in", nonlinearity="relu"):
     return kaiming_uniform(shape, rng, mode, "linear" if nonlinearity == "relu" else nonlinearity)
+
+
+@variant_of("gradient_variances_unbiased")
+def gradient_variances_unbiased_by_hand(G, weights):
+    g, out = np.asarray(G, float), []
+    for W in weights[::-1]:
+        g = np.einsum("bo,oi->bi", g, W)
+        out.insert(0, np.sum((g - g.mean()) ** 2) / (g.size - 1))
+    return np.array(out)
+
+
+@variant_of("gradient_variances_not_reversed")
+def gradient_variances_not_reversed_listed(G, weights):
+    g, out = np.asarray(G, float), []
+    for index in range(len(weights) - 1, -1, -1):
+        g = g.dot(weights[index])
+        out.append(g.var())
+    return np.asarray(out)

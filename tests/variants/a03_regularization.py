@@ -367,3 +367,15 @@ def sample_nearest_rint(x, theta):
                 if 0 <= row < h and 0 <= col < w:
                     out[k, :, i, j] = x[k, :, row, col]
     return out
+
+
+@variant_of("activity_grad_sign_at_zero")
+def activity_grad_minus_one_at_zero(H, lam):
+    H = np.asarray(H, float)
+    return float(lam * np.abs(H).sum() / len(H)), lam * np.where(H > 0, 1.0, -1.0) / len(H)
+
+
+@variant_of("activity_summed_over_batch")
+def activity_summed_per_example_then_added(H, lam):
+    H = np.asarray(H, float)
+    return float(sum(lam * np.abs(row).sum() for row in H)), lam * np.sign(H)

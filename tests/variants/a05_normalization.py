@@ -574,3 +574,16 @@ def sbn_statistics_over_batch_only_keepdims(x, gamma, beta, running_mean, runnin
         x_hat = (x - x.mean(axis=0, keepdims=True)) / np.sqrt(x.var(axis=0, keepdims=True) + eps)
         result[0] = np.asarray(gamma).reshape(1, c, 1, 1) * x_hat + np.asarray(beta).reshape(1, c, 1, 1)
     return tuple(result)
+
+
+@variant_of("population_statistics_biased")
+def population_statistics_np_var(batches):
+    batches = np.asarray(batches, float)
+    return np.mean([b.mean(axis=0) for b in batches], axis=0), np.mean([np.var(b, axis=0) for b in batches], axis=0)
+
+
+@variant_of("population_statistics_pooled")
+def population_statistics_all_values(batches):
+    batches = np.asarray(batches, float)
+    values = np.concatenate(list(batches))
+    return values.mean(axis=0), values.var(axis=0) * len(values) / (len(values) - 1)

@@ -345,3 +345,50 @@ def conv2d_forward_padding_after(x, w, b, stride=1, pad=0):
     x = np.asarray(x, float)
     padded = np.pad(x, ((0, 0), (0, 0), (0, 2 * pad), (0, 2 * pad)))
     return conv2d_forward(padded, w, b, stride, 0)
+
+
+conv2d_backward = solution(A, "conv2d_backward")
+
+
+def _conv_backward_by_offsets(dout, cache, flip=False, stride_used=None, crop_at_corner=False):
+    x, w, b, stride, pad = cache
+    x, w, dout = (np.asarray(a, float) for a in (x, w, dout))
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    step = stride if stride_used is None else stride_used
+    size, (H_out, W_out) = w.shape[2], dout.shape[2:]
+    H, W = x.shape[2:]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x_pad[:, :, i * step:i * step + size, j * step:j * step + size]
+            if window.shape[2:] != (size, size):
+                continue
+            dw += np.einsum("nk,ncuv->kcuv", dout[:, :, i, j], window)
+            dx_pad[:, :, i * step:i * step + size, j * step:j * step + size] += np.einsum("nk,kcuv->ncuv",
+                                                                                          dout[:, :, i, j], w)
+    dx = dx_pad[:, :, :H, :W] if crop_at_corner else dx_pad[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+@variant_of("conv2d_backward_flipped")
+def conv2d_backward_rot180(dout, cache):
+    return _conv_backward_by_offsets(dout, cache, flip=True)
+
+
+@variant_of("conv2d_backward_corner_crop")
+def conv2d_backward_cropped_from_zero(dout, cache):
+    return _conv_backward_by_offsets(dout, cache, crop_at_corner=True)
+
+
+@variant_of("conv2d_backward_dw_mean")
+def conv2d_backward_dw_over_batch(dout, cache):
+    dx, dw, db = conv2d_backward(dout, cache)
+    return dx, dw / np.shape(dout)[0], db
+
+
+@variant_of("conv2d_backward_db_mean")
+def conv2d_backward_db_averaged(dout, cache):
+    dx, dw, _ = conv2d_backward(dout, cache)
+    return dx, dw, np.asarray(dout, float).mean(axis=(0, 2, 3))
