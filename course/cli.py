@@ -34,6 +34,14 @@ def cmd_release(args):
         print(f"released {name}")
 
 
+def shard_option(text: str) -> tuple[int, int]:
+    """--shard I/N: part I of N, 1 <= I <= N."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give part I of N as I/N with 1 <= I <= N, e.g. 1/4")
+    return int(index), int(count)
+
+
 def cmd_grade(args):
     _instructor_tools()
     from autograder import grading
@@ -45,8 +53,8 @@ def cmd_grade(args):
         raise UsageError(f"{course_dir}: no submitted/ folder to grade")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    report = grading.run(course_dir, assignments, course_id(), jobs=args.jobs,
-                         force=args.force, unsafe=args.unsafe, students=[args.student] if args.student else None)
+    report = grading.run(course_dir, assignments, course_id(), jobs=args.jobs, force=args.force, unsafe=args.unsafe,
+                         students=[args.student] if args.student else None, shard=args.shard)
     csv_path, json_path = grading.write_reports(report, course_dir / "reports")
     print(grading.summary(report))
     print(f"report: {csv_path} and {json_path}")
@@ -129,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--student", help="grade only this student")
     sub.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
     sub.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    sub.add_argument("--shard", type=shard_option, metavar="I/N",
+                     help="grade only part I of N of the class (split by student), so N machines can grade one "
+                          "class into one shared gradebook at once")
     sub.add_argument("--unsafe", action="store_true",
                      help="run student code without the sandbox (only for trusted work, where bubblewrap is missing)")
     course_dir_option(sub)
