@@ -292,6 +292,10 @@ def save(course_dir: Path, writer: GradebookWriter, results: list[dict]) -> list
             partial = target.with_name(target.name + ".partial")
             partial.write_text(notebook["notebook"])  # serialised and stamped by the worker
             os.replace(partial, target)
+        for name in ("timestamp.txt", "submission_secret.txt"):  # kept as nbgrader autograde keeps them:
+            kept = Path(task.folder) / name  # generate_feedback passes them on, release_feedback needs both
+            if kept.is_file():
+                autograded_path(course_dir, task, name).write_text(kept.read_text())
     return rows
 
 

@@ -114,6 +114,31 @@ def cmd_demo(args):
     demo.run(Path(args.out).resolve() if args.out else demo.DEMO_DIR, args.assignments or None)
 
 
+def cmd_hub(args):
+    _instructor_tools()
+    import signal
+    import tempfile
+
+    from autograder import student_wheel
+    from autograder.instructor import hub as trial
+
+    students = trial.parse_users(args.users)
+    with tempfile.TemporaryDirectory(prefix="student-wheel-") as wheels:
+        the_hub = trial.set_up(Path(args.dir) if args.dir else trial.DEFAULT_HUB_DIR, students, args.instructor,
+                               args.port, student_wheel.build(Path(wheels)))
+    process = trial.start(the_hub)
+    print(f"JupyterHub for {the_hub.course_id}: {the_hub.url} (students {', '.join(students)}; instructor "
+          f"{args.instructor}, course directory {the_hub.course_dir()})", flush=True)
+    print(f"passwords: {the_hub.passwords}; log: {the_hub.folder / 'jupyterhub.log'}; stop with Ctrl-C", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -152,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("export", cmd_export, "Export all grades from the gradebook to a CSV file (nbgrader).")
     sub.add_argument("--to", default="grades.csv", help="CSV file to write (default: grades.csv)")
     course_dir_option(sub)
+
+    sub = add("hub", cmd_hub, "Start a trial class on this machine's JupyterHub (as root): local users, nbgrader's "
+                              "exchange, the student package, the instructor's formgrader and course command.")
+    sub.add_argument("--users", required=True, help="the students' user names, e.g. alice,bob,carol")
+    sub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: instructor)")
+    sub.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default: 8000)")
+    sub.add_argument("--dir", help="the hub's folder (default: build/hub)")
 
     sub = add("check", cmd_check, "Grade one notebook locally (self-study): print exercises, points and messages. "
                                   "Exits 0 when every autograded point is earned, 1 otherwise, 2 on bad input.")

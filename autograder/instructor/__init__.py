@@ -1,0 +1,1 @@
+"""Instructor tools: running a class (the hub, reports)."""
