@@ -1,8 +1,8 @@
 """A trial class on JupyterHub, end to end: `course hub` with users the test creates, a student in headless Chromium.
 
-The round: the instructor releases 00_getting_started to the exchange; alice logs in, fetches it from the
-Assignment List, validates and submits in JupyterLab; bob does the same with nbgrader's commands in a shell and a
-mistake in his work; carol never submits. The instructor collects, grades (`course grade`, sandboxed), writes and
+The round: the instructor releases 00_getting_started to the exchange; alice and bob log in at the same time, each
+in a browser of their own, and fetch it from the Assignment List; alice validates in JupyterLab, bob (a mistake in
+his work) with nbgrader's command in a shell; both submit from the Assignment List; carol fetches and never submits. The instructor collects, grades (`course grade`, sandboxed), writes and
 releases feedback; each student fetches their own. Then bob tries to read what is not his. Runs as root (it creates
 users and the hub starts their servers as them) and is skipped with one line otherwise. Users, processes and
 folders are removed even when it fails.
@@ -98,8 +98,8 @@ def free_port() -> int:
     return port()
 
 
-def remove_users(users) -> None:
-    """End every process of the trial's users (by process id), then remove the users and their homes."""
+def end_processes_of(users) -> None:
+    """End every process of the trial's users, by process id."""
     import psutil
 
     uids = set()
@@ -118,6 +118,11 @@ def remove_users(users) -> None:
             except psutil.Error:
                 pass
         psutil.wait_procs(left, timeout=5)
+
+
+def remove_users(users) -> None:
+    """End the users' processes, then remove the users and their homes."""
+    end_processes_of(users)
     for user in users:
         subprocess.run(["userdel", "--remove", user], capture_output=True)
 
@@ -165,6 +170,7 @@ def trial(python_for_everyone):
             time.sleep(0.2)
         yield trial
     finally:
+        end_processes_of(trial.users)  # their servers first: the hub then has nothing to wait for
         if process is not None:
             os.killpg(process.pid, signal.SIGTERM)  # course hub stops JupyterHub, which stops the proxy and servers
             try:
@@ -219,27 +225,32 @@ def test_a_round_through_the_hub(trial):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{trial.url}/hub/login")
-            page.fill("#username_input", alice)
-            page.fill("#password_input", read_password(trial, alice))
-            page.click("#login_submit")
-            page.locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=90_000)
-            timings["alice's server"] = time.monotonic() - started
-            lab_page.open_assignment_list(page)
-            lab_page.assignment_list_row(page, "released", ASSIGNMENT).wait_for(timeout=30_000)
-            page.screenshot(path=str(SCREENSHOTS / "hub-assignment-list.png"))
-            lab_page.assignment_list_action(page, "released", ASSIGNMENT, "Fetch")
-            work = trial.home(alice) / ASSIGNMENT / NOTEBOOK
-            assert work.exists() and work.stat().st_uid == pwd.getpwnam(alice).pw_uid
-            write_as(trial, alice, work, solved_notebook(trial, mistake=False))
+            # alice and bob log in at once, each in a browser of their own: the hub starts both servers together
+            pages = {}
+            for student in (alice, bob):
+                pages[student] = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                pages[student].goto(f"{trial.url}/hub/login")
+                pages[student].fill("#username_input", student)
+                pages[student].fill("#password_input", read_password(trial, student))
+                pages[student].click("#login_submit")
+            for student in (alice, bob):
+                pages[student].locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=90_000)
+            timings["alice's and bob's servers"] = time.monotonic() - started
+            page = pages[alice]
+            for student, mistake in ((alice, False), (bob, True)):
+                lab_page.open_assignment_list(pages[student])
+                lab_page.assignment_list_row(pages[student], "released", ASSIGNMENT).wait_for(timeout=30_000)
+                if student == alice:
+                    page.screenshot(path=str(SCREENSHOTS / "hub-assignment-list.png"))
+                lab_page.assignment_list_action(pages[student], "released", ASSIGNMENT, "Fetch")
+                work = trial.home(student) / ASSIGNMENT / NOTEBOOK
+                assert work.exists() and work.stat().st_uid == pwd.getpwnam(student).pw_uid
+                write_as(trial, student, work, solved_notebook(trial, mistake=mistake))
 
-            # bob, meanwhile, in a shell: fetch, a mistake in his work, validate, submit
-            trial.run(bob, "nbgrader", "fetch_assignment", ASSIGNMENT)
-            write_as(trial, bob, trial.home(bob) / ASSIGNMENT / NOTEBOOK, solved_notebook(trial, mistake=True))
+            # bob validates in a shell (his mistake is named), then submits from his Assignment List
             validated = trial.run(bob, "nbgrader", "validate", f"{ASSIGNMENT}/{NOTEBOOK}", check=False)
             assert "rel_error" in validated.stdout + validated.stderr
-            trial.run(bob, "nbgrader", "submit", ASSIGNMENT)
+            lab_page.assignment_list_action(pages[bob], "fetched", ASSIGNMENT, "Submit")
             trial.run(carol, "nbgrader", "fetch_assignment", ASSIGNMENT)   # carol fetches and never submits
 
             # alice validates from the notebook's toolbar and submits from the Assignment List
@@ -270,7 +281,8 @@ def test_a_round_through_the_hub(trial):
             page.locator("#submitted_assignments_list a", has_text="view feedback").first.wait_for(timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / "hub-feedback-fetched.png"))
         except BaseException:
-            page.screenshot(path=str(SCREENSHOTS / "failed-hub.png"))
+            for student, each in locals().get("pages", {}).items():
+                each.screenshot(path=str(SCREENSHOTS / f"failed-hub-{student}.png"))
             raise
         finally:
             browser.close()

@@ -133,6 +133,8 @@ def test_grade_feedback_and_export_use_the_postgresql_gradebook(graded_by_one, t
     for student in students:
         html = (folder / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
         assert "rel_error" in html and "Score" in html
+        # the submission's time reaches the feedback, as `nbgrader release_feedback` needs it
+        assert (folder / "feedback" / student / ASSIGNMENT / "timestamp.txt").read_text().startswith("2026-12-01")
     exported = tmp_path / "grades.csv"
     finished(course("export", url, "--course-dir", str(folder), "--to", str(exported)))
     with open(exported) as f:
