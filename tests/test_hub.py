@@ -3,7 +3,7 @@
 The round: the instructor releases 00_getting_started to the exchange; alice and bob log in at the same time, each
 in a browser of their own, and fetch it from the Assignment List; alice validates in JupyterLab, bob (a mistake in
 his work) with nbgrader's command in a shell; both submit from the Assignment List; carol fetches and never submits. The instructor collects, grades (`course grade`, sandboxed), writes and
-releases feedback; each student fetches their own. Then bob tries to read what is not his. Runs as root (it creates
+releases feedback; each student fetches their own. Then bob tries to read what is not his, the sources included. Runs as root (it creates
 users and the hub starts their servers as them) and is skipped with one line otherwise. Users, processes and
 folders are removed even when it fails.
 """
@@ -145,7 +145,28 @@ def python_for_everyone():
 
 
 @pytest.fixture(scope="module")
-def trial(python_for_everyone):
+def instructor_only_restored():
+    """course hub gives the clone's sources, solutions and graders to the instructor's group alone: as they were
+    afterwards."""
+    from autograder.instructor.hub import INSTRUCTOR_ONLY
+
+    before = {}
+    for top in INSTRUCTOR_ONLY:
+        for root, dirs, files in os.walk(top):
+            for path in [root, *(os.path.join(root, f) for f in files)]:
+                status = os.stat(path)
+                before[path] = (status.st_gid, status.st_mode & 0o7777)
+    try:
+        yield
+    finally:
+        for path, (gid, mode) in before.items():
+            if os.path.exists(path):
+                os.chown(path, -1, gid)
+                os.chmod(path, mode)
+
+
+@pytest.fixture(scope="module")
+def trial(python_for_everyone, instructor_only_restored):
     # in the clone: the users' environment is hard-linked from the course's, on the same disk
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="hub-test-", dir=REPO_ROOT / "build"))
@@ -317,6 +338,9 @@ def test_a_round_through_the_hub(trial):
         "the instructor's course directory": course_dir,
         "the gradebook": course_dir / "gradebook.db",
         "the collected submissions": course_dir / "submitted" / alice / ASSIGNMENT / NOTEBOOK,
+        "the source notebook": SOURCE_ROOT / ASSIGNMENT / NOTEBOOK,
+        "the worked solution": REPO_ROOT / "solutions" / ASSIGNMENT / NOTEBOOK,
+        "the checks and references": REPO_ROOT / "autograder" / "a00_getting_started.py",
     }
     attempts = trial.python(bob, f"""
 import json, os

@@ -3,11 +3,13 @@
 What it sets up, in a hub folder (build/hub by default), as root:
 - local system users, one per student and the instructor, each with a home only they can read and a password that
   PAM checks (JupyterHub's default authenticator: the class logs in as the machine's own users, as on The Littlest
-  JupyterHub); the passwords are written to passwords.txt, readable by root alone;
+  JupyterHub); the passwords of the users it creates are written to passwords.txt, readable by root alone (an
+  account that already existed keeps its password);
 - nbgrader's exchange in a shared folder, with the permissions nbgrader documents (the exchange root writable by
   everyone, the course's folder owned by the instructor so that no student can claim it first);
 - the users' Python environment, one that every user can run: the machine's Python with the course's pinned
   packages, and the student package (`make student-wheel`: `course` without the graders) installed into it;
+- the clone's source notebooks, worked solutions and graders closed to everyone but the instructor's group;
 - for the instructor, a course directory in their home (release/, submitted/, autograded/, feedback/, the
   gradebook) with the formgrader and the `course` command pointed at it;
 - jupyterhub_config.py, then JupyterHub itself, on 127.0.0.1, behind configurable-http-proxy from npm
@@ -29,9 +31,11 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, CourseError, course_id
+from autograder.course_dir import REPO_ROOT, SOLUTIONS_ROOT, SOURCE_ROOT, CourseError, course_id
 
 DEFAULT_HUB_DIR = REPO_ROOT / "build" / "hub"
+# what holds the solutions, the hidden tests and their references: the instructor's group reads it, students do not
+INSTRUCTOR_ONLY = (SOURCE_ROOT, SOLUTIONS_ROOT, REPO_ROOT / "autograder")
 PROXY = REPO_ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
 # what a student's JupyterLab shows of nbgrader: the Assignment List and Validate, not the instructor's tools
@@ -125,20 +129,23 @@ def _everyone_can_run(path: Path) -> bool:
     return all(os.stat(parent).st_mode & 0o001 for parent in path.parents)
 
 
-def ensure_user(name: str, password: str) -> None:
-    """A local user with a private home and the given password (created when missing)."""
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    home = Path(pwd.getpwnam(name).pw_dir)
-    home.chmod(0o700)
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-
-
-def write_passwords(hub: Hub) -> dict[str, str]:
-    """A new password for each user of the class, in passwords.txt (root only)."""
-    passwords = {user: secrets.token_urlsafe(12) for user in (*hub.students, hub.instructor)}
+def ensure_users(hub: Hub) -> dict[str, str]:
+    """Every user of the class as a local user with a private home. A user the hub creates gets a new password,
+    kept in passwords.txt (root only) for the next start; an account that already existed keeps its own."""
+    known = read_passwords(hub.folder) if hub.passwords.exists() else {}
+    passwords = {}
+    for user in (*hub.students, hub.instructor):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
+            known.pop(user, None)
+            passwords[user] = secrets.token_urlsafe(12)
+            subprocess.run(["chpasswd"], input=f"{user}:{passwords[user]}\n", text=True, check=True)
+        else:
+            if user in known:
+                passwords[user] = known[user]
+        Path(pwd.getpwnam(user).pw_dir).chmod(0o700)  # no one reads another's work in their home
     hub.passwords.touch(mode=0o600)
     hub.passwords.chmod(0o600)
     hub.passwords.write_text("".join(f"{user} {word}\n" for user, word in passwords.items()))
@@ -279,6 +286,17 @@ def prepare_exchange(hub: Hub) -> None:
     course.chmod(0o755)
 
 
+def close_instructor_only(hub: Hub) -> None:
+    """The clone's sources, worked solutions and graders: readable by the instructor's group, by no other user."""
+    gid = pwd.getpwnam(hub.instructor).pw_gid
+    for top in INSTRUCTOR_ONLY:
+        for root, dirs, files in os.walk(top):
+            for path in [root, *(os.path.join(root, f) for f in files)]:
+                os.chown(path, -1, gid)
+                mode = os.stat(path).st_mode
+                os.chmod(path, (mode & ~0o007) | ((mode & 0o700) >> 3 & 0o050))
+
+
 def prepare_course_dir(hub: Hub) -> None:
     folder = hub.course_dir()
     folder.mkdir(exist_ok=True)
@@ -303,12 +321,11 @@ def set_up(folder: Path, students: tuple[str, ...], instructor: str, port: int, 
     for path in reversed(hub.folder.parents):  # every user must reach the environment and the exchange
         if not os.stat(path).st_mode & 0o001:
             raise CourseError(f"{path} is closed to other users: choose a hub folder they can reach (--dir)")
-    passwords = write_passwords(hub)
-    for user, password in passwords.items():
-        ensure_user(user, password)
+    ensure_users(hub)
     build_environment(hub, student_wheel)
     prepare_exchange(hub)
     prepare_course_dir(hub)
+    close_instructor_only(hub)
     write_config(hub)
     return hub
 
