@@ -81,6 +81,7 @@ class Trial:
                "OMP_NUM_THREADS": "1"}
         if user == self.instructor:
             env["PYTHONPATH"] = str(REPO_ROOT)
+            env["JUPYTER_CONFIG_PATH"] = str(self.folder / "etc" / "jupyter-instructor")
         result = subprocess.run(command, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], env=env,
                                 cwd=cwd or entry.pw_dir, capture_output=True, text=True, timeout=300)
         if check and result.returncode != 0:
@@ -292,6 +293,22 @@ def test_a_round_through_the_hub(trial):
             trial.run(teacher, "course", "feedback", ASSIGNMENT, "--course-dir", str(course_dir))
             trial.run(teacher, "nbgrader", "release_feedback", ASSIGNMENT, cwd=course_dir)
             timings["graded and feedback released"] = time.monotonic() - started
+
+            # the instructor's JupyterLab offers the formgrader; a student's does not
+            pages[teacher] = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            pages[teacher].goto(f"{trial.url}/hub/login")
+            pages[teacher].fill("#username_input", teacher)
+            pages[teacher].fill("#password_input", read_password(trial, teacher))
+            pages[teacher].click("#login_submit")
+            pages[teacher].locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=90_000)
+            formgrader_item = ".lm-Menu-item[data-command='nbgrader:open-formgrader']:not(.lm-mod-hidden)"
+            pages[teacher].locator(".lm-MenuBar-item", has_text="Nbgrader").click()
+            pages[teacher].locator(formgrader_item).wait_for(timeout=30_000)
+            pages[teacher].keyboard.press("Escape")
+            page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
+            page.locator(".lm-Menu-item[data-command='nbgrader:open-assignment-list']").wait_for()
+            assert page.locator(formgrader_item).count() == 0
+            page.keyboard.press("Escape")
 
             # alice fetches her feedback from the Assignment List, bob with the command
             page.reload()

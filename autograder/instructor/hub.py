@@ -72,6 +72,11 @@ class Hub:
         return self.folder / "etc" / "jupyter"
 
     @property
+    def instructor_config_dir(self) -> Path:
+        """The instructor's JUPYTER_CONFIG_PATH: the class's nbgrader settings without the students' limits."""
+        return self.folder / "etc" / "jupyter-instructor"
+
+    @property
     def passwords(self) -> Path:
         return self.folder / "passwords.txt"
 
@@ -195,13 +200,15 @@ def write_config(hub: Hub) -> Path:
         f"c.Exchange.root = {str(hub.exchange)!r}\n")
     (hub.config_dir / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": STUDENT_SERVER_EXTENSIONS}}, indent=1))
+    hub.instructor_config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(hub.config_dir / "nbgrader_config.py", hub.instructor_config_dir / "nbgrader_config.py")
     labconfig = hub.config_dir / "labconfig"
     labconfig.mkdir(exist_ok=True)
     (labconfig / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {name: True for name in STUDENT_DISABLED_EXTENSIONS}}, indent=1))
 
-    # the instructor's own configuration (~/.jupyter, read after the shared one): the formgrader and the exchange
-    # commands work on their course directory, with the course's sources; all extensions on
+    # the instructor's own nbgrader configuration (~/.jupyter): the formgrader and the exchange commands work on
+    # their course directory, with the course's sources
     instructor = hub.home(hub.instructor)
     jupyter_dir = instructor / ".jupyter"
     jupyter_dir.mkdir(exist_ok=True)
@@ -211,11 +218,6 @@ def write_config(hub: Hub) -> Path:
         f"c.CourseDirectory.root = {str(hub.course_dir())!r}\n"
         f"c.CourseDirectory.source_directory = {str(SOURCE_ROOT)!r}\n"
         f"c.Exchange.root = {str(hub.exchange)!r}\n")
-    (jupyter_dir / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {name: True for name in STUDENT_SERVER_EXTENSIONS}}}, indent=1))
-    (jupyter_dir / "labconfig").mkdir(exist_ok=True)
-    (jupyter_dir / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {name: False for name in STUDENT_DISABLED_EXTENSIONS}}, indent=1))
     _give(jupyter_dir, hub.instructor)
 
     config = hub.folder / "jupyterhub_config.py"
@@ -246,9 +248,11 @@ c.Spawner.http_timeout = 120
 
 
 def instructor_tools(spawner):
-    """The instructor's server also imports the course's graders (the clone), so `course grade` runs there."""
-    if spawner.user.name == {hub.instructor!r}:
-        spawner.environment["PYTHONPATH"] = {str(REPO_ROOT)!r}
+    """The instructor's server also imports the course's graders (the clone), so `course grade` runs there, and
+    keeps the formgrader and the instructor's tools that students' servers turn off."""
+    if spawner.user.name == {hub.instructor!r}:  # a new dict: the configured one may be shared by every spawner
+        spawner.environment = dict(spawner.environment, PYTHONPATH={str(REPO_ROOT)!r},
+                                   JUPYTER_CONFIG_PATH={str(hub.instructor_config_dir)!r})
 
 
 c.Spawner.pre_spawn_hook = instructor_tools
