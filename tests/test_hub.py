@@ -294,7 +294,7 @@ def test_a_round_through_the_hub(trial):
             trial.run(teacher, "nbgrader", "release_feedback", ASSIGNMENT, cwd=course_dir)
             timings["graded and feedback released"] = time.monotonic() - started
 
-            # the instructor's JupyterLab offers the formgrader; a student's does not
+            # the instructor's JupyterLab offers the formgrader, which shows the class; a student's does not
             pages[teacher] = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             pages[teacher].goto(f"{trial.url}/hub/login")
             pages[teacher].fill("#username_input", teacher)
@@ -305,6 +305,11 @@ def test_a_round_through_the_hub(trial):
             pages[teacher].locator(".lm-MenuBar-item", has_text="Nbgrader").click()
             pages[teacher].locator(formgrader_item).wait_for(timeout=30_000)
             pages[teacher].keyboard.press("Escape")
+            formgrader = lab_page.open_formgrader(pages[teacher])
+            row = formgrader.locator("tr", has_text=ASSIGNMENT).first
+            row.wait_for(timeout=60_000)
+            row.scroll_into_view_if_needed()
+            pages[teacher].screenshot(path=str(SCREENSHOTS / "hub-formgrader.png"))
             page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
             page.locator(".lm-Menu-item[data-command='nbgrader:open-assignment-list']").wait_for()
             assert page.locator(formgrader_item).count() == 0

@@ -202,6 +202,10 @@ def write_config(hub: Hub) -> Path:
         {"ServerApp": {"jpserver_extensions": STUDENT_SERVER_EXTENSIONS}}, indent=1))
     hub.instructor_config_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(hub.config_dir / "nbgrader_config.py", hub.instructor_config_dir / "nbgrader_config.py")
+    # the formgrader opens in a frame of the instructor's JupyterLab: JupyterHub forbids frames unless told otherwise
+    (hub.instructor_config_dir / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}},
+        indent=1))
     labconfig = hub.config_dir / "labconfig"
     labconfig.mkdir(exist_ok=True)
     (labconfig / "page_config.json").write_text(json.dumps(
