@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_JOBS ?= 2
 
-.PHONY: setup test demo lab solutions benchmark student-wheel clean help
+.PHONY: setup test demo lab solutions benchmark student-wheel hub hub-proxy clean help
 
 help:
 	@echo "make setup          create $(VENV) with the pinned packages (instructor tools and tests)"
@@ -17,6 +17,8 @@ help:
 	@echo "make solutions      re-execute the worked solutions into solutions/"
 	@echo "make benchmark      time every solution notebook"
 	@echo "make student-wheel  build the student package (course without autograder) into dist/"
+	@echo "make hub-proxy      install configurable-http-proxy (pinned, from npm) into hub/node_modules"
+	@echo "make hub USERS=alice,bob,carol  a trial class on this machine's JupyterHub (as root)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -44,6 +46,16 @@ benchmark: $(STAMP)
 
 student-wheel: $(STAMP)
 	$(BIN)/python -m autograder.student_wheel dist
+
+hub-proxy: hub/node_modules/.bin/configurable-http-proxy
+
+hub/node_modules/.bin/configurable-http-proxy: hub/package.json hub/package-lock.json
+	npm ci --prefix hub --no-audit --no-fund --loglevel=error
+	touch $@
+
+USERS ?= alice,bob,carol
+hub: $(STAMP) hub-proxy
+	$(BIN)/course hub --users $(USERS)
 
 clean:
 	rm -rf build dist release submitted autograded feedback gradebook.db .pytest_cache

@@ -4,10 +4,18 @@ Stock commands work from here: `nbgrader generate_assignment 00_getting_started`
 00_getting_started`, `nbgrader generate_feedback 00_getting_started`, `nbgrader export`, and the formgrader.
 """
 
+import os
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "dnn-fundamentals"
 c.CourseDirectory.source_directory = "source_notebooks"
+
+# The gradebook: gradebook.db (SQLite) in the course directory, unless COURSE_DB_URL names another database, such as
+# the PostgreSQL database that graders on several machines share (docs/deployment.md):
+#   COURSE_DB_URL=postgresql+psycopg://grader@db.example.org/dnn_course
+if os.environ.get("COURSE_DB_URL"):
+    c.CourseDirectory.db_url = os.environ["COURSE_DB_URL"]
 
 # What a student sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -5,11 +5,27 @@ the disk: three commits per graded submission, with a flush of every row one by 
 the same rows with nbgrader's own classes, in the session only; `commit` then writes every staged task at once.
 A new submission gets exactly what `Gradebook.add_submission` would create (tests/test_gradebook.py compares them),
 with the auto scores and automatic comments already set, as nbgrader's SaveAutoGrades would set them.
+
+The gradebook is wherever nbgrader's `CourseDirectory.db_url` says (`db_url`): gradebook.db in the course directory
+by default, or a PostgreSQL database that graders on several machines share (nbgrader_config.py reads it from
+COURSE_DB_URL). Through SQLAlchemy the writer is the same for both; a transaction holds one grader's tasks, and
+graders of different shards (`course grade --shard`) never write the same student's rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+
+def db_url(course_dir: Path) -> str:
+    """The gradebook's SQLAlchemy address: `CourseDirectory.db_url` of the course's nbgrader configuration when it
+    sets one (for PostgreSQL: postgresql+psycopg://user@host/database), else nbgrader's default, gradebook.db in
+    the course directory."""
+    from autograder.course_dir import nbgrader_config
+
+    configured = nbgrader_config().CourseDirectory.get("db_url")
+    return configured or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
 
 
 @dataclass(frozen=True)

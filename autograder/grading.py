@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from autograder import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, CourseError
-from autograder.gradebook import GradebookWriter
+from autograder.gradebook import GradebookWriter, db_url
 
 STAMP = "course_grade"
 # Graded tasks are written to the gradebook together, at most this often: one commit waits for the disk, and a
@@ -75,13 +75,26 @@ def submission_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def find_tasks(course_dir: Path, assignments: list[str], students: list[str] | None = None) -> list[Task]:
+def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a student's submissions are part I of N (shard=(I, N), 1 <= I <= N; None: the whole class).
+
+    By a hash of the student id that every machine computes alike (not Python's hash(), which differs per process):
+    N graders started with 1/N ... N/N grade every submission exactly once, each student's all on one machine.
+    """
+    if shard is None:
+        return True
+    index, count = shard
+    return int.from_bytes(hashlib.sha256(student.encode()).digest()[:8], "big") % count == index - 1
+
+
+def find_tasks(course_dir: Path, assignments: list[str], students: list[str] | None = None,
+               shard: tuple[int, int] | None = None) -> list[Task]:
     tasks = []
     for assignment in assignments:
         names = tuple(p.name for p in nbs.assignment_notebooks(SOURCE_ROOT, assignment))
         for folder in sorted((course_dir / "submitted").glob(f"*/{assignment}")):
             student = folder.parent.name
-            if folder.is_dir() and (not students or student in students):
+            if folder.is_dir() and (not students or student in students) and in_shard(student, shard):
                 tasks.append(Task(student, assignment, str(folder), names))
     return tasks
 
@@ -281,7 +294,7 @@ def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
     """The course's gradebook, open for the run; CourseError when an assignment has not been released."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id)
+    gradebook = Gradebook(db_url(course_dir), course_id)
     for assignment in assignments:
         try:
             gradebook.find_assignment(assignment)
@@ -339,6 +352,10 @@ def save(course_dir: Path, writer: GradebookWriter, results: list[dict],
             partial = target.with_name(target.name + ".partial")
             partial.write_text(notebook["notebook"])  # serialised and stamped by the worker
             os.replace(partial, target)
+        for name in ("timestamp.txt", "submission_secret.txt"):  # kept as nbgrader autograde keeps them:
+            kept = Path(task.folder) / name  # generate_feedback passes them on, release_feedback needs both
+            if kept.is_file():
+                autograded_path(course_dir, task, name).write_text(kept.read_text())
     return rows
 
 
@@ -353,7 +370,7 @@ def rows_from_autograded(course_dir: Path, task: Task) -> list[CellRow]:
 
 def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | None = None, force: bool = False,
         unsafe: bool = False, students: list[str] | None = None, progress: bool = True, timeouts=None,
-        limits=None) -> RunReport:
+        limits=None, shard: tuple[int, int] | None = None) -> RunReport:
     from autograder.grader import Timeouts
     from autograder.sandbox.worker import Limits, Sandbox, bubblewrap_problem
 
@@ -363,7 +380,7 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
             raise CourseError(f"cannot sandbox student code: {problem}; to grade trusted work without a sandbox, "
                               "pass --unsafe")
     report = RunReport()
-    tasks = find_tasks(course_dir, assignments, students)
+    tasks = find_tasks(course_dir, assignments, students, shard)
     todo = []
     for task in tasks:
         if not force and is_done(course_dir, task):

@@ -34,6 +34,14 @@ def cmd_release(args):
         print(f"released {name}")
 
 
+def shard_option(text: str) -> tuple[int, int]:
+    """--shard I/N: part I of N, 1 <= I <= N."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give part I of N as I/N with 1 <= I <= N, e.g. 1/4")
+    return int(index), int(count)
+
+
 def cmd_grade(args):
     _instructor_tools()
     from autograder import grading
@@ -45,8 +53,8 @@ def cmd_grade(args):
         raise UsageError(f"{course_dir}: no submitted/ folder to grade")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    report = grading.run(course_dir, assignments, course_id(), jobs=args.jobs,
-                         force=args.force, unsafe=args.unsafe, students=[args.student] if args.student else None)
+    report = grading.run(course_dir, assignments, course_id(), jobs=args.jobs, force=args.force, unsafe=args.unsafe,
+                         students=[args.student] if args.student else None, shard=args.shard)
     csv_path, json_path = grading.write_reports(report, course_dir / "reports")
     print(grading.summary(report))
     print(f"report: {csv_path} and {json_path}")
@@ -178,6 +186,31 @@ def cmd_demo(args):
     demo.run(Path(args.out).resolve() if args.out else demo.DEMO_DIR, args.assignments or None)
 
 
+def cmd_hub(args):
+    _instructor_tools()
+    import signal
+    import tempfile
+
+    from autograder import student_wheel
+    from autograder.instructor import hub as trial
+
+    students = trial.parse_users(args.users)
+    with tempfile.TemporaryDirectory(prefix="student-wheel-") as wheels:
+        the_hub = trial.set_up(Path(args.dir) if args.dir else trial.DEFAULT_HUB_DIR, students, args.instructor,
+                               args.port, student_wheel.build(Path(wheels)))
+    process = trial.start(the_hub)
+    print(f"JupyterHub for {the_hub.course_id}: {the_hub.url} (students {', '.join(students)}; instructor "
+          f"{args.instructor}, course directory {the_hub.course_dir()})", flush=True)
+    print(f"passwords: {the_hub.passwords}; log: {the_hub.folder / 'jupyterhub.log'}; stop with Ctrl-C", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -201,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--student", help="grade only this student")
     sub.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
     sub.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    sub.add_argument("--shard", type=shard_option, metavar="I/N",
+                     help="grade only part I of N of the class (split by student), so N machines can grade one "
+                          "class into one shared gradebook at once")
     sub.add_argument("--unsafe", action="store_true",
                      help="run student code without the sandbox (only for trusted work, where bubblewrap is missing)")
     course_dir_option(sub)
@@ -231,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("export", cmd_export, "Export all grades from the gradebook to a CSV file (nbgrader).")
     sub.add_argument("--to", default="grades.csv", help="CSV file to write (default: grades.csv)")
     course_dir_option(sub)
+
+    sub = add("hub", cmd_hub, "Start a trial class on this machine's JupyterHub (as root): local users, nbgrader's "
+                              "exchange, the student package, the instructor's formgrader and course command.")
+    sub.add_argument("--users", required=True, help="the students' user names, e.g. alice,bob,carol")
+    sub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: instructor)")
+    sub.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default: 8000)")
+    sub.add_argument("--dir", help="the hub's folder (default: build/hub)")
 
     sub = add("check", cmd_check, "Grade one notebook locally (self-study): print exercises, points and messages. "
                                   "Exits 0 when every autograded point is earned, 1 otherwise, 2 on bad input.")
