@@ -118,6 +118,8 @@ def _assigned_names(source: str) -> set[str]:
             continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:  # except ... as name
+            names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         todo.extend(ast.iter_child_nodes(node))
@@ -125,7 +127,8 @@ def _assigned_names(source: str) -> set[str]:
 
 
 def _bound_anywhere(source: str) -> set[str]:
-    """Every name a cell binds, at any depth: assignments, imports, defs, and parameters of functions and lambdas."""
+    """Every name a cell binds, at any depth: assignments, imports, defs, except ... as, and parameters of functions
+    and lambdas."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -136,6 +139,8 @@ def _bound_anywhere(source: str) -> set[str]:
             bound.add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
     return bound
 
 

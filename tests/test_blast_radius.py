@@ -55,3 +55,13 @@ def test_the_gate_sees_a_check_that_runs_another_function():
     notebook.hidden_reaches[rotate_tests.index] = notebook.hidden_reach(rotate_tests)
     failed, _ = notebook.replace({"affine_sample"}, answer, wrong)
     assert "rotate_tests" not in failed
+
+
+def test_a_name_bound_by_except_is_the_cells_own():
+    """`except RuntimeError as error` binds error in the cell: reading it borrows nothing from another test cell."""
+    cells = [blast_radius.Cell(index=0, kind="test", grade_id="first", source="error = 1\n", defines=("error",)),
+             blast_radius.Cell(index=1, kind="test", grade_id="second", defines=(),
+                               source="try:\n    f()\nexcept RuntimeError as error:\n    print(error)\n")]
+    assert blast_radius.borrowed_names(cells) == {}
+    cells[1] = blast_radius.Cell(index=1, kind="test", grade_id="second", defines=(), source="print(error)\n")
+    assert blast_radius.borrowed_names(cells) == {"second": {"error": "first"}}

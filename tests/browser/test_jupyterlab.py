@@ -199,15 +199,22 @@ def test_untouched_release_fails_its_visible_checks_readably(assignment, server_
         validation = lab_page.validate(page, screenshot_path(assignment, source.stem, "release-validate"))
         assert validation.outcome == "failed", f"{relative}: Validate says {validation.text[:1500]}"
         failed = dict(validation.failed_cells)  # source -> error (written answers share one source)
-        for cell in tests:  # every visible check fails, with the exception a student can read
+        # a cell whose visible checks reuse another exercise's function (course.reuse) says "fix it first" and runs
+        # them only once that function passes its quick check: with every stub untouched, it need not fail
+        guarded = [cell for cell in tests if "reused_functions_work(" in nbs.remove_hidden_tests(cell.source)]
+        for cell in tests:  # every other visible check fails, with the exception a student can read
+            if cell in guarded:
+                continue
             error = failed.get(cell.source.strip())
             assert error is not None, f"{relative}: Validate does not list {nbs.grade_id(cell)} as failed"
             exception_line = re.search(r"^\s*\w+(Error|Exception)\b", error, re.MULTILINE)
             assert exception_line, f"{nbs.grade_id(cell)}: no exception a student can read in {error[-500:]}"
         for cell in written:
             assert failed.get(cell.source.strip()) == "You did not provide a response.", nbs.grade_id(cell)
-        assert len(validation.failed_cells) == len(tests) + len(written), \
-            f"{relative}: Validate lists {len(validation.failed_cells)} failed cells, not {len(tests)} + {len(written)}"
+        listed = len(validation.failed_cells)
+        assert len(tests) - len(guarded) + len(written) <= listed <= len(tests) + len(written), \
+            f"{relative}: Validate lists {listed} failed cells, not {len(tests)} (less up to {len(guarded)} " \
+            f"that reuse another function) + {len(written)}"
         for secret in HIDDEN_TEST_TRACES:
             assert secret not in validation.text, f"{relative}: Validate shows {secret!r}"
         lab_page.close_notebook(page)

@@ -549,6 +549,14 @@ def sgd_ascent_by_negative_rate(params, X, y, learning_rate, epochs, batch_size,
     return minibatch_sgd(params, X, y, -learning_rate, epochs, batch_size, rng, activation, loss, reg)
 
 
+@variant_of("sgd_loss_summed")
+def sgd_loss_total_of_the_epoch(params, X, y, learning_rate, epochs, batch_size, rng, activation="relu",
+                                loss="softmax", reg=0.0):
+    new_params, losses = minibatch_sgd(params, X, y, learning_rate, epochs, batch_size, rng, activation, loss, reg)
+    batches = -(-len(X) // batch_size)      # the plain mean times the number of minibatches is their sum
+    return new_params, [batches * value for value in losses]
+
+
 @variant_of("tt_test_inside_train")
 def tt_train_is_everything(n, test_fraction, rng):
     order = rng.permutation(n)
