@@ -129,7 +129,20 @@ def probe_sandbox() -> dict:
         sandbox.reap()
         after = sandbox.spawn()
         found.update(run(after, "import os\nleft_in_tmp = sorted(os.listdir('/tmp'))", ["left_in_tmp"]))
+    # the course and Python, bound read-only into the sandbox, may lie under /tmp (a clone in a temporary folder):
+    # their mount points are the sandbox's, not what a submission left behind
+    found["left_in_tmp"] = sorted(set(found["left_in_tmp"]) - mount_points_in_tmp())
     return found
+
+
+def mount_points_in_tmp() -> set[str]:
+    """The first folders under /tmp of the paths the sandbox binds (the course clone, the Python it runs)."""
+    names = set()
+    for path in (REPO_ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve()):
+        parts = Path(path).resolve().parts
+        if len(parts) > 2 and parts[:2] == ("/", "tmp"):
+            names.add(parts[2])
+    return names
 
 
 EXPECTED = {"uid": str(SANDBOX_UID), "capabilities": "0000000000000000", "bounding": "0000000000000000",
