@@ -63,20 +63,20 @@ def reference_output_size(n: int, f: int, p: int, s: int) -> int:
         return int(conv(torch.zeros(1, 1, n, n)).shape[-1])
 
 
-def conv_output_size_ceil(N, F, P=0, S=1):
-    return math.ceil((N - F + 2 * P) / S) + 1
+def conv_output_size_ceil(H, size, P=0, S=1):
+    return math.ceil((H - size + 2 * P) / S) + 1
 
 
-def conv_output_size_true_division(N, F, P=0, S=1):
-    return (N - F + 2 * P) / S + 1
+def conv_output_size_true_division(H, size, P=0, S=1):
+    return (H - size + 2 * P) / S + 1
 
 
-def conv_output_size_one_side(N, F, P=0, S=1):
-    return (N - F + P) // S + 1
+def conv_output_size_one_side(H, size, P=0, S=1):
+    return (H - size + P) // S + 1
 
 
-def conv_output_size_no_plus_one(N, F, P=0, S=1):
-    return (N - F + 2 * P) // S
+def conv_output_size_no_plus_one(H, size, P=0, S=1):
+    return (H - size + 2 * P) // S
 
 
 CONV_OUTPUT_SIZE_MISTAKES = [
@@ -84,9 +84,9 @@ CONV_OUTPUT_SIZE_MISTAKES = [
             conv_output_size_true_division),
     Mistake("the division is rounded up (ceil); a window that does not fit entirely is dropped, so round down "
             "(floor, //)", conv_output_size_ceil),
-    Mistake("the padding is counted once (N - F + P); it is added on both sides: N - F + 2P",
+    Mistake("the padding is counted once (H - F + P); it is added on both sides: H - F + 2P",
             conv_output_size_one_side),
-    Mistake("the + 1 is missing: (N - F + 2P) / S counts the steps, not the positions of the window",
+    Mistake("the + 1 is missing: (H - F + 2P) / S counts the steps, not the positions of the window",
             conv_output_size_no_plus_one),
 ]
 
@@ -103,12 +103,12 @@ def _output_size_cases(rng):
 
 @check("conv_output_size", mistakes=CONV_OUTPUT_SIZE_MISTAKES, by_hand=True)
 def check_conv_output_size(conv_output_size, rng):
-    """conv_output_size(N, F, P, S) is the output size of nn.Conv2d, an int, for many sizes (floor included)."""
+    """conv_output_size(H, size, P, S) is the output size of nn.Conv2d, an int, for many sizes (floor included)."""
     for n, f, p, s in _output_size_cases(rng):
         got = conv_output_size(n, f, p, s)
-        inputs = describe_inputs(N=n, F=f, P=p, S=s)
+        inputs = describe_inputs(H=n, size=f, P=p, S=s)
         expect_true(_is_int(got), _not_an_int("conv_output_size", got, inputs))
-        expect_close("conv_output_size(N, F, P, S)", got, reference_output_size(n, f, p, s), inputs=inputs,
+        expect_close("conv_output_size(H, size, P, S)", got, reference_output_size(n, f, p, s), inputs=inputs,
                      atol=0, rtol=0)
 
 
@@ -119,16 +119,16 @@ def reference_param_count(module: nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def conv_params_no_bias(C_in, C_out, F, bias=True):
-    return F * F * C_in * C_out
+def conv_params_no_bias(C_in, C_out, size, bias=True):
+    return size * size * C_in * C_out
 
 
-def conv_params_no_input_channels(C_in, C_out, F, bias=True):
-    return F * F * C_out + (C_out if bias else 0)
+def conv_params_no_input_channels(C_in, C_out, size, bias=True):
+    return size * size * C_out + (C_out if bias else 0)
 
 
-def conv_params_bias_per_input(C_in, C_out, F, bias=True):
-    return F * F * C_in * C_out + (C_in if bias else 0)
+def conv_params_bias_per_input(C_in, C_out, size, bias=True):
+    return size * size * C_in * C_out + (C_in if bias else 0)
 
 
 def dense_params_no_bias(n_in, n_out, bias=True):
@@ -162,10 +162,10 @@ def check_param_counts(conv_params, dense_params, rng):
                    for _ in range(4)]
     for c_in, c_out, f, bias in conv_cases:
         got = conv_params(c_in, c_out, f, bias)
-        inputs = describe_inputs(C_in=c_in, C_out=c_out, F=f, bias=bias)
+        inputs = describe_inputs(C_in=c_in, C_out=c_out, size=f, bias=bias)
         expect_true(_is_int(got), _not_an_int("conv_params", got, inputs))
         expected = reference_param_count(nn.Conv2d(c_in, c_out, f, bias=bias, device="meta"))
-        expect_close("conv_params(C_in, C_out, F, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
+        expect_close("conv_params(C_in, C_out, size, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
     dense_cases = [(12544, 1, True), (784, 30, True), (30, 10, True), (4096, 4096, True), (100, 10, False)]
     dense_cases += [(int(rng.integers(1, 500)), int(rng.integers(1, 100)), bool(rng.random() < 0.7)) for _ in range(4)]
     for n_in, n_out, bias in dense_cases:
@@ -339,7 +339,7 @@ def check_cats_vs_dogs(cats_vs_dogs_description, rng):
 
 
 def reference_template(input_shape, n_classes, conv_channels, convs_per_stage, pool, fc_sizes) -> nn.Sequential:
-    """INPUT -> [[CONV(3x3, padding 1) -> RELU]*N -> POOL(2x2, stride 2)?]*M -> [FC -> RELU]*K -> FC -> Softmax."""
+    """INPUT -> [[CONV(3x3, padding 1) -> RELU]*n_conv -> POOL(2x2, stride 2)?]*n_stage -> [FC -> RELU]*n_fc -> FC -> Softmax."""
     c, h, w = input_shape
     layers = []
     for channels in conv_channels:
@@ -439,7 +439,7 @@ def template_cnn_no_softmax(input_shape, n_classes, conv_channels, convs_per_sta
 TEMPLATE_MISTAKES = [
     Mistake("the 3x3 convolutions have no padding, so each one shrinks the map by 2 pixels; the template's CONV "
             "keeps H and W (padding=1) and only POOL halves them", template_cnn_no_padding),
-    Mistake("a MaxPool2d follows every convolution; the template pools once per stage, after its N CONV -> RELU "
+    Mistake("a MaxPool2d follows every convolution; the template pools once per stage, after its n_conv CONV -> RELU "
             "pairs", template_cnn_pool_every_conv),
     Mistake("a ReLU follows the last nn.Linear too: the class scores go straight into the Softmax (a ReLU there "
             "would zero every negative score)", template_cnn_relu_before_softmax),
@@ -925,7 +925,7 @@ def maxout_forward_relu(x, W, b):
 
 
 MAXOUT_FORWARD_MISTAKES = [
-    Mistake("the maximum is taken over the M output units instead of over the k pieces of each unit",
+    Mistake("the maximum is taken over the n_out output units instead of over the k pieces of each unit",
             maxout_forward_wrong_axis),
     Mistake("the biases b_j are not added to the pieces x W_j", maxout_forward_no_bias),
     Mistake("a ReLU is applied after the max; maxout is itself the nonlinearity (ReLU is the special case with "

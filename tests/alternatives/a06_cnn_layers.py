@@ -4,18 +4,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def conv_output_size(N, F, P=0, S=1):
+def conv_output_size(H, size, P=0, S=1):
     # count the window positions directly: start i*S is valid while the window fits in the padded input
     positions = 0
-    while positions * S + F <= N + 2 * P:
+    while positions * S + size <= H + 2 * P:
         positions += 1
     return positions
 
 
-def conv_params(C_in, C_out, F, bias=True):
+def conv_params(C_in, C_out, size, bias=True):
     total = 0
-    for _ in range(C_out):                 # one filter at a time: F x F x C_in weights and maybe a bias
-        total += F * F * C_in + int(bool(bias))
+    for _ in range(C_out):                 # one filter at a time: size x size x C_in weights and maybe a bias
+        total += size * size * C_in + int(bool(bias))
     return total
 
 
