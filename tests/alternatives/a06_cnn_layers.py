@@ -133,7 +133,7 @@ def avg_pool_backward(dout, cache):
 
 
 def maxout_forward(x, W, b):
-    pieces = [x @ W[j] + b[j] for j in range(W.shape[0])]
+    pieces = [x @ W[j].T + b[j] for j in range(W.shape[0])]
     out = pieces[0]
     for piece in pieces[1:]:
         out = np.maximum(out, piece)
@@ -143,15 +143,15 @@ def maxout_forward(x, W, b):
 def maxout_backward(dout, cache):
     x, W, b = cache
     k = W.shape[0]
-    pieces = np.stack([x @ W[j] + b[j] for j in range(k)])          # (k, N, M)
+    pieces = np.stack([x @ W[j].T + b[j] for j in range(k)])          # (k, N, M)
     winner = np.argmax(pieces, axis=0)                                # first winner on ties
     dx = np.zeros_like(x)
     dW = np.zeros_like(W)
     db = np.zeros_like(b)
     for j in range(k):
         dz = np.where(winner == j, dout, 0.0)
-        dx += dz @ W[j].T
-        dW[j] = x.T @ dz
+        dx += dz @ W[j]
+        dW[j] = dz.T @ x
         db[j] = dz.sum(axis=0)
     return dx, dW, db
 

@@ -121,7 +121,7 @@ def conv1x1_channels_last_einsum(x, w, b):
 @variant_of("maxout_forward_no_bias")
 def maxout_forward_no_bias_loop(x, W, b):
     x, W = np.asarray(x, float), np.asarray(W, float)
-    z = np.stack([x @ W[j] for j in range(W.shape[0])], axis=1)
+    z = np.stack([x @ W[j].T for j in range(W.shape[0])], axis=1)
     return z.max(axis=1), {"x": x, "W": W, "b": b}
 
 
@@ -233,7 +233,7 @@ def avg_pool_backward_over_size_after(dout, cache):
 @variant_of("maxout_forward_wrong_axis")
 def maxout_forward_wrong_axis_loop(x, W, b):
     x, W, b = np.asarray(x, float), np.asarray(W, float), np.asarray(b, float)
-    z = np.stack([x @ W[j] + b[j] for j in range(W.shape[0])], axis=1)
+    z = np.stack([x @ W[j].T + b[j] for j in range(W.shape[0])], axis=1)
     return np.max(z, axis=-1), {"x": x}
 
 
@@ -314,7 +314,7 @@ def maxout_backward_all_pieces_broadcast(dout, cache):
     x, W = np.asarray(cache[0], float), np.asarray(cache[1], float)
     dout = np.asarray(dout, float)
     dz = np.broadcast_to(dout[:, None, :], (dout.shape[0], W.shape[0], dout.shape[1]))
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
 
 
 @variant_of("max_pool_backward_to_all")
