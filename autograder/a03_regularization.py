@@ -1564,62 +1564,62 @@ def _activity_cases(rng):
 
 
 @cached_reference
-def reference_activity_l1(H, lam):
+def reference_activity_l1(A, lam):
     """lam * (mean over the N examples of sum_j |H_nj|), like Keras' ActivityRegularization(l1=lam) on a
-    minibatch, and its gradient by autograd (which takes |h|'(0) = 0)."""
-    H = _t(H).requires_grad_(True)
-    penalty = lam * H.abs().sum() / H.shape[0]
-    (dH,) = torch.autograd.grad(penalty, H)
-    return penalty.detach(), dH
+    minibatch, and its gradient by autograd (which takes |a|'(0) = 0)."""
+    A = _t(A).requires_grad_(True)
+    penalty = lam * A.abs().sum() / A.shape[0]
+    (dA,) = torch.autograd.grad(penalty, A)
+    return penalty.detach(), dA
 
 
 def _activity_result(got, inputs):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        raise Mismatch(f"activity_l1 should return a pair (penalty, dH), got {_kind(got)} for {inputs}")
+        raise Mismatch(f"activity_l1 should return a pair (penalty, dA), got {_kind(got)} for {inputs}")
     return got
 
 
 def _expect_activity_part(activity_l1, rng, part: int, what: str):
     """Part `part` of activity_l1's result (0: the penalty, 1: its gradient) equals PyTorch's, on every case."""
-    for H, lam in _activity_cases(rng):
-        inputs = describe_inputs(H=H, lam=lam)
-        got = _activity_result(activity_l1(H, lam), inputs)[part]
-        expected = reference_activity_l1(H, lam)[part].numpy()
-        if part == 1 and np.shape(got) == expected.shape and np.any(H == 0):
-            got_array, on = np.asarray(got, dtype=float), H != 0
+    for A, lam in _activity_cases(rng):
+        inputs = describe_inputs(A=A, lam=lam)
+        got = _activity_result(activity_l1(A, lam), inputs)[part]
+        expected = reference_activity_l1(A, lam)[part].numpy()
+        if part == 1 and np.shape(got) == expected.shape and np.any(A == 0):
+            got_array, on = np.asarray(got, dtype=float), A != 0
             if (np.allclose(got_array[on], expected[on], **_ALLCLOSE)
                     and not np.allclose(got_array, expected, **_ALLCLOSE)):
-                # right wherever h != 0, so the slip is the derivative at the kink, whichever value it took there
-                raise Mismatch(f"activity_l1(H, lam)[1] ({what}) is wrong exactly where h = 0, for {inputs}"
+                # right wherever a != 0, so the slip is the derivative at the kink, whichever value it took there
+                raise Mismatch(f"activity_l1(A, lam)[1] ({what}) is wrong exactly where a = 0, for {inputs}"
                                f"\nLikely mistake: {SGN_AT_ZERO.message}", got, expected)
-        expect_close(f"activity_l1(H, lam)[{part}] ({what})", got, expected, inputs=inputs, **TOL)
+        expect_close(f"activity_l1(A, lam)[{part}] ({what})", got, expected, inputs=inputs, **TOL)
 
 
 _ALLCLOSE = dict(atol=TOL["atol"], rtol=TOL["rtol"])
 
 
-def activity_summed_over_batch(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum()), lam * np.sign(H)
+def activity_summed_over_batch(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum()), lam * np.sign(A)
 
 
-def activity_mean_over_entries(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).mean()), lam * np.sign(H) / H.size
+def activity_mean_over_entries(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).mean()), lam * np.sign(A) / A.size
 
 
-def activity_squares(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * (H ** 2).sum() / len(H)), 2 * lam * H / len(H)
+def activity_squares(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * (A ** 2).sum() / len(A)), 2 * lam * A / len(A)
 
 
-def activity_no_abs(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * H.sum() / len(H)), lam * np.ones_like(H) / len(H)
+def activity_no_abs(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * A.sum() / len(A)), lam * np.ones_like(A) / len(A)
 
 
 ACTIVITY_PENALTY_MISTAKES = [
-    Mistake("the penalty is summed over the batch; it is lam times the mean over the N examples of sum_j |h_nj|, "
+    Mistake("the penalty is summed over the batch; it is lam times the mean over the N examples of sum_j |a_nj|, "
             "so that it does not grow with the batch size", activity_summed_over_batch),
     Mistake("the penalty is the mean over all N * units entries; average over the N examples only and sum over "
             "the units", activity_mean_over_entries),
@@ -1632,36 +1632,36 @@ ACTIVITY_PENALTY_MISTAKES = [
 
 @check("activity_penalty", functions=("activity_l1",), mistakes=ACTIVITY_PENALTY_MISTAKES, by_hand=True)
 def check_activity_penalty(activity_l1, rng):
-    """The penalty of activity_l1(H, lam) equals lam * H.abs().sum() / N in PyTorch."""
+    """The penalty of activity_l1(A, lam) equals lam * A.abs().sum() / N in PyTorch."""
     _expect_activity_part(activity_l1, rng, 0, "the penalty")
 
 
-def activity_grad_sign_at_zero(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum() / len(H)), lam * np.where(H >= 0, 1.0, -1.0) / len(H)
+def activity_grad_sign_at_zero(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum() / len(A)), lam * np.where(A >= 0, 1.0, -1.0) / len(A)
 
 
-def activity_grad_not_averaged(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H)
+def activity_grad_not_averaged(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum() / len(A)), lam * np.sign(A)
 
 
-def activity_grad_of_squares(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum() / len(H)), lam * H / len(H)
+def activity_grad_of_squares(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum() / len(A)), lam * A / len(A)
 
 
-def activity_grad_over_entries(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum() / len(H)), lam * np.sign(H) / H.size
+def activity_grad_over_entries(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum() / len(A)), lam * np.sign(A) / A.size
 
 
-SGN_AT_ZERO = Mistake("the derivative of |h| at h = 0 is taken to be 1 (or -1); a unit that is off (h = 0, as ReLU "
+SGN_AT_ZERO = Mistake("the derivative of |a| at a = 0 is taken to be 1 (or -1); a unit that is off (a = 0, as ReLU "
                       "gives often) gets the subgradient 0, what autograd and np.sign give", activity_grad_sign_at_zero)
 ACTIVITY_GRAD_MISTAKES = [
     SGN_AT_ZERO,
     Mistake("the gradient is not divided by N: the penalty is a mean over the examples", activity_grad_not_averaged),
-    Mistake("the gradient is lam/N * h, which belongs to a squared penalty; the derivative of |h| is sgn(h)",
+    Mistake("the gradient is lam/N * a, which belongs to a squared penalty; the derivative of |a| is sgn(a)",
             activity_grad_of_squares),
     Mistake("the gradient is divided by N * units; the penalty averages over the N examples only",
             activity_grad_over_entries),
@@ -1670,8 +1670,8 @@ ACTIVITY_GRAD_MISTAKES = [
 
 @check("activity_grad", functions=("activity_l1",), mistakes=ACTIVITY_GRAD_MISTAKES, by_hand=True)
 def check_activity_grad(activity_l1, rng):
-    """The gradient dH of activity_l1(H, lam) equals autograd of lam * H.abs().sum() / N."""
-    _expect_activity_part(activity_l1, rng, 1, "dpenalty/dH")
+    """The gradient dA of activity_l1(A, lam) equals autograd of lam * A.abs().sum() / N."""
+    _expect_activity_part(activity_l1, rng, 1, "dpenalty/dA")
 
 
 CHECKS = [check_l2_penalty, check_l2_grad, check_l1_penalty, check_l1_grad, check_weight_decay_step,

@@ -63,20 +63,20 @@ def reference_output_size(n: int, f: int, p: int, s: int) -> int:
         return int(conv(torch.zeros(1, 1, n, n)).shape[-1])
 
 
-def conv_output_size_ceil(N, F, P=0, S=1):
-    return math.ceil((N - F + 2 * P) / S) + 1
+def conv_output_size_ceil(H, size, P=0, S=1):
+    return math.ceil((H - size + 2 * P) / S) + 1
 
 
-def conv_output_size_true_division(N, F, P=0, S=1):
-    return (N - F + 2 * P) / S + 1
+def conv_output_size_true_division(H, size, P=0, S=1):
+    return (H - size + 2 * P) / S + 1
 
 
-def conv_output_size_one_side(N, F, P=0, S=1):
-    return (N - F + P) // S + 1
+def conv_output_size_one_side(H, size, P=0, S=1):
+    return (H - size + P) // S + 1
 
 
-def conv_output_size_no_plus_one(N, F, P=0, S=1):
-    return (N - F + 2 * P) // S
+def conv_output_size_no_plus_one(H, size, P=0, S=1):
+    return (H - size + 2 * P) // S
 
 
 CONV_OUTPUT_SIZE_MISTAKES = [
@@ -84,9 +84,9 @@ CONV_OUTPUT_SIZE_MISTAKES = [
             conv_output_size_true_division),
     Mistake("the division is rounded up (ceil); a window that does not fit entirely is dropped, so round down "
             "(floor, //)", conv_output_size_ceil),
-    Mistake("the padding is counted once (N - F + P); it is added on both sides: N - F + 2P",
+    Mistake("the padding is counted once (H - F + P); it is added on both sides: H - F + 2P",
             conv_output_size_one_side),
-    Mistake("the + 1 is missing: (N - F + 2P) / S counts the steps, not the positions of the window",
+    Mistake("the + 1 is missing: (H - F + 2P) / S counts the steps, not the positions of the window",
             conv_output_size_no_plus_one),
 ]
 
@@ -103,12 +103,12 @@ def _output_size_cases(rng):
 
 @check("conv_output_size", mistakes=CONV_OUTPUT_SIZE_MISTAKES, by_hand=True)
 def check_conv_output_size(conv_output_size, rng):
-    """conv_output_size(N, F, P, S) is the output size of nn.Conv2d, an int, for many sizes (floor included)."""
+    """conv_output_size(H, size, P, S) is the output size of nn.Conv2d, an int, for many sizes (floor included)."""
     for n, f, p, s in _output_size_cases(rng):
         got = conv_output_size(n, f, p, s)
-        inputs = describe_inputs(N=n, F=f, P=p, S=s)
+        inputs = describe_inputs(H=n, size=f, P=p, S=s)
         expect_true(_is_int(got), _not_an_int("conv_output_size", got, inputs))
-        expect_close("conv_output_size(N, F, P, S)", got, reference_output_size(n, f, p, s), inputs=inputs,
+        expect_close("conv_output_size(H, size, P, S)", got, reference_output_size(n, f, p, s), inputs=inputs,
                      atol=0, rtol=0)
 
 
@@ -119,16 +119,16 @@ def reference_param_count(module: nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def conv_params_no_bias(C_in, C_out, F, bias=True):
-    return F * F * C_in * C_out
+def conv_params_no_bias(C_in, C_out, size, bias=True):
+    return size * size * C_in * C_out
 
 
-def conv_params_no_input_channels(C_in, C_out, F, bias=True):
-    return F * F * C_out + (C_out if bias else 0)
+def conv_params_no_input_channels(C_in, C_out, size, bias=True):
+    return size * size * C_out + (C_out if bias else 0)
 
 
-def conv_params_bias_per_input(C_in, C_out, F, bias=True):
-    return F * F * C_in * C_out + (C_in if bias else 0)
+def conv_params_bias_per_input(C_in, C_out, size, bias=True):
+    return size * size * C_in * C_out + (C_in if bias else 0)
 
 
 def dense_params_no_bias(n_in, n_out, bias=True):
@@ -162,10 +162,10 @@ def check_param_counts(conv_params, dense_params, rng):
                    for _ in range(4)]
     for c_in, c_out, f, bias in conv_cases:
         got = conv_params(c_in, c_out, f, bias)
-        inputs = describe_inputs(C_in=c_in, C_out=c_out, F=f, bias=bias)
+        inputs = describe_inputs(C_in=c_in, C_out=c_out, size=f, bias=bias)
         expect_true(_is_int(got), _not_an_int("conv_params", got, inputs))
         expected = reference_param_count(nn.Conv2d(c_in, c_out, f, bias=bias, device="meta"))
-        expect_close("conv_params(C_in, C_out, F, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
+        expect_close("conv_params(C_in, C_out, size, bias)", got, expected, inputs=inputs, atol=0, rtol=0)
     dense_cases = [(12544, 1, True), (784, 30, True), (30, 10, True), (4096, 4096, True), (100, 10, False)]
     dense_cases += [(int(rng.integers(1, 500)), int(rng.integers(1, 100)), bool(rng.random() < 0.7)) for _ in range(4)]
     for n_in, n_out, bias in dense_cases:
@@ -339,7 +339,7 @@ def check_cats_vs_dogs(cats_vs_dogs_description, rng):
 
 
 def reference_template(input_shape, n_classes, conv_channels, convs_per_stage, pool, fc_sizes) -> nn.Sequential:
-    """INPUT -> [[CONV(3x3, padding 1) -> RELU]*N -> POOL(2x2, stride 2)?]*M -> [FC -> RELU]*K -> FC -> Softmax."""
+    """INPUT -> [[CONV(3x3, padding 1) -> RELU]*n_conv -> POOL(2x2, stride 2)?]*n_stage -> [FC -> RELU]*n_fc -> FC -> Softmax."""
     c, h, w = input_shape
     layers = []
     for channels in conv_channels:
@@ -439,7 +439,7 @@ def template_cnn_no_softmax(input_shape, n_classes, conv_channels, convs_per_sta
 TEMPLATE_MISTAKES = [
     Mistake("the 3x3 convolutions have no padding, so each one shrinks the map by 2 pixels; the template's CONV "
             "keeps H and W (padding=1) and only POOL halves them", template_cnn_no_padding),
-    Mistake("a MaxPool2d follows every convolution; the template pools once per stage, after its N CONV -> RELU "
+    Mistake("a MaxPool2d follows every convolution; the template pools once per stage, after its n_conv CONV -> RELU "
             "pairs", template_cnn_pool_every_conv),
     Mistake("a ReLU follows the last nn.Linear too: the class scores go straight into the Softmax (a ReLU there "
             "would zero every negative score)", template_cnn_relu_before_softmax),
@@ -889,13 +889,13 @@ def check_avg_pool_backward(avg_pool_backward, rng):
 
 
 def _maxout_cases(rng):
-    """(x, W, b): x (N, D), W (k, D, M), b (k, M); a square case first, ReLU as maxout, tied pieces."""
+    """(x, W, b): x (N, D), W (k, M, D) (out, in), b (k, M); a square case first, ReLU as maxout, tied pieces."""
     for n, d, m, k in [(4, 5, 5, 3), (6, 3, 4, 2), (1, 7, 2, 4), (5, 4, 6, 5)]:
-        yield rng.normal(size=(n, d)), rng.normal(size=(k, d, m)), rng.normal(size=(k, m))
-    w, b = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 3))
-    w[1], b[1] = 0.0, 0.0                                               # max(x W_1 + b_1, 0): ReLU as a maxout unit
+        yield rng.normal(size=(n, d)), rng.normal(size=(k, m, d)), rng.normal(size=(k, m))
+    w, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3))
+    w[1], b[1] = 0.0, 0.0                                               # max(x w_1^T + b_1, 0): ReLU as a maxout unit
     yield rng.normal(size=(6, 4)), w, b
-    w, b = rng.normal(size=(3, 3, 2)), rng.normal(size=(3, 2))
+    w, b = rng.normal(size=(3, 2, 3)), rng.normal(size=(3, 2))
     w[2], b[2] = w[0], b[0]                                             # pieces 0 and 2 tie everywhere
     yield rng.normal(size=(5, 3)), w, b
 
@@ -903,31 +903,31 @@ def _maxout_cases(rng):
 @cached_reference
 def reference_maxout(x, W, b, dout=None):
     xt, Wt, bt = (_t(a).requires_grad_(True) for a in (x, W, b))
-    out = torch.max(torch.einsum("nd,kdm->nkm", xt, Wt) + bt, dim=1).values
+    out = torch.max(torch.einsum("nd,kmd->nkm", xt, Wt) + bt, dim=1).values
     if dout is None:
         return out
     return torch.autograd.grad((out * _t(dout)).sum(), (xt, Wt, bt))
 
 
 def maxout_forward_wrong_axis(x, W, b):
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     return z.max(axis=2), (x, W, b)
 
 
 def maxout_forward_no_bias(x, W, b):
-    z = np.einsum("nd,kdm->nkm", x, W)
+    z = np.einsum("nd,kmd->nkm", x, W)
     return z.max(axis=1), (x, W, b)
 
 
 def maxout_forward_relu(x, W, b):
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     return np.maximum(0.0, z.max(axis=1)), (x, W, b)
 
 
 MAXOUT_FORWARD_MISTAKES = [
-    Mistake("the maximum is taken over the M output units instead of over the k pieces of each unit",
+    Mistake("the maximum is taken over the n_out output units instead of over the k pieces of each unit",
             maxout_forward_wrong_axis),
-    Mistake("the biases b_j are not added to the pieces x W_j", maxout_forward_no_bias),
+    Mistake("the biases b_j are not added to the pieces x w_j^T", maxout_forward_no_bias),
     Mistake("a ReLU is applied after the max; maxout is itself the nonlinearity (ReLU is the special case with "
             "one piece fixed at 0)", maxout_forward_relu),
 ]
@@ -935,7 +935,7 @@ MAXOUT_FORWARD_MISTAKES = [
 
 @check("maxout_forward", mistakes=MAXOUT_FORWARD_MISTAKES, by_hand=True)
 def check_maxout_forward(maxout_forward, rng):
-    """maxout_forward(x, W, b)[0] equals torch.max over the pieces x W_j + b_j."""
+    """maxout_forward(x, W, b)[0] equals torch.max over the pieces x W_j^T + b_j."""
     for x, W, b in _maxout_cases(rng):
         inputs = describe_inputs(x=x, W=W, b=b)
         result = maxout_forward(x, W, b)
@@ -946,57 +946,57 @@ def check_maxout_forward(maxout_forward, rng):
 def maxout_backward_all_pieces(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
     dz = np.repeat(dout[:, None, :], W.shape[0], axis=1)
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_all_ties(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     dz = (z == z.max(axis=1, keepdims=True)) * dout[:, None, :]
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_untransposed_w(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
     for j in range(W.shape[0]):
         dz[:, j, :] = (best == j) * dout
-    dx = sum(dz[:, j, :] @ W[j] for j in range(W.shape[0]))
-    return dx, np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+    dx = sum(dz[:, j, :] @ W[j].T for j in range(W.shape[0]))
+    return dx, np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_transposed_dw(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
     for j in range(W.shape[0]):
         dz[:, j, :] = (best == j) * dout
-    dW = np.stack([dz[:, j, :].T @ x for j in range(W.shape[0])])
-    return np.einsum("nkm,kdm->nd", dz, W), dW, dz.sum(axis=0)
+    dW = np.stack([x.T @ dz[:, j, :] for j in range(W.shape[0])])
+    return np.einsum("nkm,kmd->nd", dz, W), dW, dz.sum(axis=0)
 
 
 def maxout_backward_mean(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
     for j in range(W.shape[0]):
         dz[:, j, :] = (best == j) * dout
     n = x.shape[0]
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz) / n, dz.sum(axis=0) / n
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x) / n, dz.sum(axis=0) / n
 
 
 def maxout_backward_db_over_pieces(dout, cache):
     x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kdm->nkm", x, W) + b
+    z = np.einsum("nd,kmd->nkm", x, W) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
     for j in range(W.shape[0]):
         dz[:, j, :] = (best == j) * dout
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), np.tile(dout.sum(axis=0), (W.shape[0], 1))
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), np.tile(dout.sum(axis=0), (W.shape[0], 1))
 
 
 ALL_PIECES = "the gradient goes to every piece; only the piece that won the max (the arg-max) receives it"
@@ -1009,7 +1009,7 @@ def _maxout_backward_check(name, index, label, mistakes):
     def body(maxout_backward, rng):
         for x, W, b in _maxout_cases(rng):
             inputs = describe_inputs(x=x, W=W, b=b)
-            dout = rng.normal(size=(x.shape[0], W.shape[2]))
+            dout = rng.normal(size=(x.shape[0], W.shape[1]))
             grads = maxout_backward(dout, (x, W, b))   # the cache maxout_forward documents, built here
             _expect_triple("maxout_backward", grads, inputs)
             expect_close(f"maxout_backward(dout, cache): {label}", grads[index], reference_maxout(x, W, b, dout)[index],
@@ -1022,13 +1022,13 @@ def _maxout_backward_check(name, index, label, mistakes):
 check_maxout_dx = _maxout_backward_check("maxout_dx", 0, "dx", [
     Mistake(ALL_PIECES, maxout_backward_all_pieces),
     Mistake(ALL_TIES, maxout_backward_all_ties),
-    Mistake("dx uses W_j instead of its transpose: dx = sum_j dz_j W_j^T, with dz_j (N, M) and W_j (D, M)",
+    Mistake("dx uses W_j^T instead of W_j: dx = sum_j dz_j W_j, with dz_j (N, M) and W_j (M, D)",
             maxout_backward_untransposed_w),
 ])
 check_maxout_dw = _maxout_backward_check("maxout_dw", 1, "dW", [
     Mistake(ALL_PIECES, maxout_backward_all_pieces),
     Mistake(ALL_TIES, maxout_backward_all_ties),
-    Mistake("dW_j is transposed: dW_j = x^T dz_j has the shape (D, M) of W_j", maxout_backward_transposed_dw),
+    Mistake("dW_j is transposed: dW_j = dz_j^T x has the shape (M, D) of W_j (out, in)", maxout_backward_transposed_dw),
     Mistake("dW is averaged over the batch; the gradient of a sum over the batch is the sum",
             maxout_backward_mean),
 ])

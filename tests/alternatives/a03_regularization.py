@@ -170,10 +170,10 @@ def smoothed_cross_entropy(z, y, eps):
     return float(loss), dz / N
 
 
-def activity_l1(H, lam):
-    # per example first: the sum of |h| over the units, then the mean over the batch; the gradient from the
+def activity_l1(A, lam):
+    # per example first: the sum of |a| over the units, then the mean over the batch; the gradient from the
     # masks of the positive and the negative entries (zeros get neither)
-    H = np.asarray(H, dtype=float)
-    per_example = np.abs(H).sum(axis=1)
-    dH = (lam / H.shape[0]) * ((H > 0).astype(float) - (H < 0).astype(float))
-    return float(lam * per_example.mean()), dH
+    A = np.asarray(A, dtype=float)
+    per_example = np.abs(A).sum(axis=1)
+    dA = (lam / A.shape[0]) * ((A > 0).astype(float) - (A < 0).astype(float))
+    return float(lam * per_example.mean()), dA

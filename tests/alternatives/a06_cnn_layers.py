@@ -4,18 +4,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def conv_output_size(N, F, P=0, S=1):
+def conv_output_size(H, size, P=0, S=1):
     # count the window positions directly: start i*S is valid while the window fits in the padded input
     positions = 0
-    while positions * S + F <= N + 2 * P:
+    while positions * S + size <= H + 2 * P:
         positions += 1
     return positions
 
 
-def conv_params(C_in, C_out, F, bias=True):
+def conv_params(C_in, C_out, size, bias=True):
     total = 0
-    for _ in range(C_out):                 # one filter at a time: F x F x C_in weights and maybe a bias
-        total += F * F * C_in + int(bool(bias))
+    for _ in range(C_out):                 # one filter at a time: size x size x C_in weights and maybe a bias
+        total += size * size * C_in + int(bool(bias))
     return total
 
 
@@ -133,7 +133,7 @@ def avg_pool_backward(dout, cache):
 
 
 def maxout_forward(x, W, b):
-    pieces = [x @ W[j] + b[j] for j in range(W.shape[0])]
+    pieces = [x @ W[j].T + b[j] for j in range(W.shape[0])]
     out = pieces[0]
     for piece in pieces[1:]:
         out = np.maximum(out, piece)
@@ -143,15 +143,15 @@ def maxout_forward(x, W, b):
 def maxout_backward(dout, cache):
     x, W, b = cache
     k = W.shape[0]
-    pieces = np.stack([x @ W[j] + b[j] for j in range(k)])          # (k, N, M)
+    pieces = np.stack([x @ W[j].T + b[j] for j in range(k)])          # (k, N, M)
     winner = np.argmax(pieces, axis=0)                                # first winner on ties
     dx = np.zeros_like(x)
     dW = np.zeros_like(W)
     db = np.zeros_like(b)
     for j in range(k):
         dz = np.where(winner == j, dout, 0.0)
-        dx += dz @ W[j].T
-        dW[j] = x.T @ dz
+        dx += dz @ W[j]
+        dW[j] = dz.T @ x
         db[j] = dz.sum(axis=0)
     return dx, dW, db
 

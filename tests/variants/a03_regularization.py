@@ -370,12 +370,12 @@ def sample_nearest_rint(x, theta):
 
 
 @variant_of("activity_grad_sign_at_zero")
-def activity_grad_minus_one_at_zero(H, lam):
-    H = np.asarray(H, float)
-    return float(lam * np.abs(H).sum() / len(H)), lam * np.where(H > 0, 1.0, -1.0) / len(H)
+def activity_grad_minus_one_at_zero(A, lam):
+    A = np.asarray(A, float)
+    return float(lam * np.abs(A).sum() / len(A)), lam * np.where(A > 0, 1.0, -1.0) / len(A)
 
 
 @variant_of("activity_summed_over_batch")
-def activity_summed_per_example_then_added(H, lam):
-    H = np.asarray(H, float)
-    return float(sum(lam * np.abs(row).sum() for row in H)), lam * np.sign(H)
+def activity_summed_per_example_then_added(A, lam):
+    A = np.asarray(A, float)
+    return float(sum(lam * np.abs(row).sum() for row in A)), lam * np.sign(A)

@@ -17,33 +17,33 @@ dense_softmax = solution(A, "dense_softmax")
 
 
 @variant_of("conv_output_size_true_division")
-def conv_output_size_float(N, F, P=0, S=1):
-    return float(N - F + 2 * P) / float(S) + 1.0
+def conv_output_size_float(H, size, P=0, S=1):
+    return float(H - size + 2 * P) / float(S) + 1.0
 
 
 @variant_of("conv_output_size_ceil")
-def conv_output_size_ceil_by_negation(N, F, P=0, S=1):
-    return -((F - N - 2 * P) // S) + 1
+def conv_output_size_ceil_by_negation(H, size, P=0, S=1):
+    return -((size - H - 2 * P) // S) + 1
 
 
 @variant_of("conv_output_size_no_plus_one")
-def conv_output_size_no_plus_one_int(N, F, P=0, S=1):
-    return int((N - F + 2 * P) / S)
+def conv_output_size_no_plus_one_int(H, size, P=0, S=1):
+    return int((H - size + 2 * P) / S)
 
 
 @variant_of("conv_output_size_one_side")
-def conv_output_size_one_side_floor(N, F, P=0, S=1):
-    return math.floor((N + P - F) / S) + 1
+def conv_output_size_one_side_floor(H, size, P=0, S=1):
+    return math.floor((H + P - size) / S) + 1
 
 
 @variant_of("conv_params_no_bias")
-def conv_params_no_bias_product(C_in, C_out, F, bias=True):
-    return int(np.prod([F, F, C_in, C_out]))
+def conv_params_no_bias_product(C_in, C_out, size, bias=True):
+    return int(np.prod([size, size, C_in, C_out]))
 
 
 @variant_of("conv_params_no_input_channels")
-def conv_params_no_input_channels_per_filter(C_in, C_out, F, bias=True):
-    per_filter = F * F + (1 if bias else 0)
+def conv_params_no_input_channels_per_filter(C_in, C_out, size, bias=True):
+    per_filter = size * size + (1 if bias else 0)
     return per_filter * C_out
 
 
@@ -121,7 +121,7 @@ def conv1x1_channels_last_einsum(x, w, b):
 @variant_of("maxout_forward_no_bias")
 def maxout_forward_no_bias_loop(x, W, b):
     x, W = np.asarray(x, float), np.asarray(W, float)
-    z = np.stack([x @ W[j] for j in range(W.shape[0])], axis=1)
+    z = np.stack([x @ W[j].T for j in range(W.shape[0])], axis=1)
     return z.max(axis=1), {"x": x, "W": W, "b": b}
 
 
@@ -173,8 +173,8 @@ video_to_frames = solution(A, "video_to_frames")
 
 
 @variant_of("conv_params_bias_per_input")
-def conv_params_bias_per_input_sum(C_in, C_out, F, bias=True):
-    return C_out * C_in * F ** 2 + C_in * int(bias)
+def conv_params_bias_per_input_sum(C_in, C_out, size, bias=True):
+    return C_out * C_in * size ** 2 + C_in * int(bias)
 
 
 @variant_of("dense_params_bias_per_input")
@@ -233,7 +233,7 @@ def avg_pool_backward_over_size_after(dout, cache):
 @variant_of("maxout_forward_wrong_axis")
 def maxout_forward_wrong_axis_loop(x, W, b):
     x, W, b = np.asarray(x, float), np.asarray(W, float), np.asarray(b, float)
-    z = np.stack([x @ W[j] + b[j] for j in range(W.shape[0])], axis=1)
+    z = np.stack([x @ W[j].T + b[j] for j in range(W.shape[0])], axis=1)
     return np.max(z, axis=-1), {"x": x}
 
 
@@ -314,7 +314,7 @@ def maxout_backward_all_pieces_broadcast(dout, cache):
     x, W = np.asarray(cache[0], float), np.asarray(cache[1], float)
     dout = np.asarray(dout, float)
     dz = np.broadcast_to(dout[:, None, :], (dout.shape[0], W.shape[0], dout.shape[1]))
-    return np.einsum("nkm,kdm->nd", dz, W), np.einsum("nd,nkm->kdm", x, dz), dz.sum(axis=0)
+    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
 
 
 @variant_of("max_pool_backward_to_all")
