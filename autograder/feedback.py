@@ -2,9 +2,9 @@
 nbgrader_config.py.
 
 A feedback page renders the notebook's LaTeX with a MathJax installed on this machine (templates/base/mathjax.html.j2),
-so it reads the same offline. It shows the student's own text. Two things in it must not reach the page as they are: the hidden
-tests of the course's test cells (removed), and HTML a student wrote, which nbconvert's SanitizeHTML, run after
-these, turns into text.
+so it reads the same offline. It shows the student's own text. Two things in it must not reach the page as they are:
+the hidden tests of the course's test cells (removed), and HTML a student wrote, which nbconvert's SanitizeHTML, run
+after these, turns into text.
 """
 
 from __future__ import annotations
