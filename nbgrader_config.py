@@ -6,6 +6,8 @@ Stock commands work from here: `nbgrader generate_assignment 00_getting_started`
 
 import os
 
+from autograder.feedback import COURSE_TEMPLATES, NBGRADER_TEMPLATES
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "dnn-fundamentals"
@@ -33,3 +35,8 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
+
+# The feedback pages and the formgrader render LaTeX with MathJax from the installed jupyter-server-mathjax, never
+# from a CDN: the course's templates come before nbgrader's (autograder/templates/base/mathjax.html.j2).
+c.HTMLExporter.extra_template_basedirs = [str(COURSE_TEMPLATES), str(NBGRADER_TEMPLATES)]
+c.HTMLExporter.filters = {"installed_mathjax_uri": "autograder.feedback.installed_mathjax_uri"}
