@@ -34,8 +34,17 @@ def _seed(rng) -> int:
 
 
 def _mask(rng, shape, p) -> np.ndarray:
-    """A 0/1 keep mask drawn by the check itself (Bernoulli(1 - p))."""
-    return (rng.random(shape) >= p).astype(np.float64)
+    """A 0/1 keep mask drawn by the check itself (Bernoulli(1 - p)), with at least one kept and one dropped entry
+    whenever 0 < p < 1 and it has two entries or more: a mask that keeps everything would make "not masked" and
+    "not rescaled" the same constant factor, and one that drops everything would hide the scaling, at some seeds."""
+    mask = (rng.random(shape) >= p).astype(np.float64)
+    flat = mask.reshape(-1)
+    if 0 < p < 1 and flat.size >= 2:
+        if flat.all():
+            flat[0] = 0.0
+        elif not flat.any():
+            flat[0] = 1.0
+    return mask
 
 
 @cached_reference

@@ -889,7 +889,8 @@ def check_avg_pool_backward(avg_pool_backward, rng):
 
 
 def _maxout_cases(rng):
-    """(x, W, b): x (N, D), W (k, M, D) (out, in), b (k, M); a square case first, ReLU as maxout, tied pieces."""
+    """(x, W, b): x (N, D), W (k, M, D) (out, in), b (k, M); a square case first, ReLU as maxout, and tied pieces
+    that win some units on purpose (at every seed, the tie decides part of the gradient)."""
     for n, d, m, k in [(4, 5, 5, 3), (6, 3, 4, 2), (1, 7, 2, 4), (5, 4, 6, 5)]:
         yield rng.normal(size=(n, d)), rng.normal(size=(k, m, d)), rng.normal(size=(k, m))
     w, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3))
@@ -897,6 +898,7 @@ def _maxout_cases(rng):
     yield rng.normal(size=(6, 4)), w, b
     w, b = rng.normal(size=(3, 2, 3)), rng.normal(size=(3, 2))
     w[2], b[2] = w[0], b[0]                                             # pieces 0 and 2 tie everywhere
+    w[1, 0], b[1, 0] = w[0, 0], b[0, 0] - 1.0                           # and win unit 0 for every x, at every seed
     yield rng.normal(size=(5, 3)), w, b
 
 
@@ -1094,6 +1096,8 @@ def check_dense_softmax(dense_softmax, rng):
         x = scale * rng.normal(size=xs)
         W = rng.normal(size=(k, int(np.prod(xs[1:]))))
         b = rng.normal(size=k)
+        if scale > 1.0:  # the first example's largest score is 1000 on purpose: exp of it overflows, at every seed
+            b += 1000.0 - (x.reshape(xs[0], -1) @ W.T + b)[0].max()
         got = dense_softmax(x, W, b)
         expect_close("dense_softmax(x, W, b)", got, reference_dense_softmax(x, W, b),
                      inputs=describe_inputs(x=x, W=W, b=b), atol=1e-12, rtol=1e-8)
