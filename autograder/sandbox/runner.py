@@ -284,6 +284,9 @@ def no_new_huge_pages() -> None:
 SANDBOXED = os.environ.get("COURSE_SANDBOXED") == "1"  # in a PID namespace of our own: /proc shows only us
 
 
+FEW_PROCESSES = 8  # killed by a reap, left to leave the process table by themselves (see reap)
+
+
 def reap(own_pid: int, spawned: set[int]) -> int:
     """Kill what submissions left running, and empty the scratch folder.
 
@@ -303,11 +306,15 @@ def reap(own_pid: int, spawned: set[int]) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     spawned.clear()
-    deadline = time.monotonic() + 5  # killed processes leave the process table (and the pids limit) in a moment
+    # killed processes leave the process table (and the pids limit) in a moment: after many (a fork bomb), wait for
+    # them, so that the next submission finds the limit free; one or a few (the executor) are left to go by
+    # themselves, since waiting for a process with torch in memory to tear down costs every notebook ~0.1 s
+    wait = SANDBOXED and killed > FEW_PROCESSES
+    deadline = time.monotonic() + 5
     while True:
         try:
             if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                if not SANDBOXED or time.monotonic() > deadline:  # unsandboxed, others' children may live on
+                if not wait or time.monotonic() > deadline:  # unsandboxed, others' children may live on
                     break
                 time.sleep(0.001)
         except ChildProcessError:  # none left: as the sandbox's init, every process in it was a child
