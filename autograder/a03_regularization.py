@@ -1,5 +1,5 @@
 """Checks of 03_regularization: L2 and L1 penalties, weight decay, early stopping, augmentation, mixup, smoothing,
-and an L1 penalty on activations.
+an L1 penalty on activations, separate kernel and bias regularizers (Keras' form) and the orthogonal penalty.
 
 Conventions (the notebook states them to the student):
 - parameters are a dict of arrays; names starting with "W" are weights (penalized), names starting with "b" are
@@ -1674,7 +1674,224 @@ def check_activity_grad(activity_l1, rng):
     _expect_activity_part(activity_l1, rng, 1, "dpenalty/dA")
 
 
+# --- separate kernel and bias regularizers (Keras' form, lecture 000) --------------------------------------------
+
+
+def _kernel_bias_cases(rng):
+    """(params, kernel_l2, bias_l2): the two strengths always differ, and each is 0 once; big biases."""
+    mlp = {"W1": rng.normal(size=(5, 4)), "b1": 2.0 + rng.normal(size=5),
+           "W2": rng.normal(size=(3, 5)), "b2": -1.5 + rng.normal(size=3)}
+    yield mlp, 0.01, 0.3
+    conv = {"W1": rng.normal(size=(2, 3, 3, 3)), "b1": rng.normal(size=2) + 3.0, "W2": rng.normal(size=(4, 18)),
+            "b2": rng.normal(size=4)}
+    yield conv, 0.5, 0.02
+    yield {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3) + 1.0}, 0.2, 0.0
+    yield {"W": rng.normal(size=(2, 6)), "b": rng.normal(size=2) - 2.0}, 0.0, 0.7
+
+
+@cached_reference
+def reference_kernel_bias_penalty(params: dict, kernel_l2: float, bias_l2: float):
+    """kernel_l2 * sum W^2 over the weights plus bias_l2 * sum b^2 over the biases (Keras' L2 regularizer, no 1/2,
+    no 1/n, given as kernel_regularizer and bias_regularizer), and its gradient dict by autograd."""
+    tensors = {k: _t(v).requires_grad_(True) for k, v in params.items()}
+    penalty = sum((kernel_l2 if k.startswith("W") else bias_l2) * torch.sum(t ** 2) for k, t in tensors.items())
+    grads = torch.autograd.grad(penalty, list(tensors.values()))
+    return penalty.detach(), dict(zip(tensors, grads))
+
+
+def _pair_result(name: str, got, inputs):
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Mismatch(f"{name} should return a pair (penalty, gradient), got {_kind(got)} for {inputs}")
+    return got
+
+
+def _kb_step(params, kernel_l2, bias_l2, kernel_factor, bias_factor, grad_scale=2.0):
+    """Penalty and gradients with the given strength per kind of parameter (shared by the mistakes)."""
+    penalty, grads = 0.0, {}
+    for k, v in params.items():
+        v = np.asarray(v, dtype=float)
+        lam = kernel_factor(kernel_l2, bias_l2) if k.startswith("W") else bias_factor(kernel_l2, bias_l2)
+        penalty += lam * float(np.sum(v ** 2))
+        grads[k] = grad_scale * lam * v
+    return float(penalty), grads
+
+
+def kb_swapped(params, kernel_l2, bias_l2):
+    return _kb_step(params, kernel_l2, bias_l2, lambda k, b: b, lambda k, b: k)
+
+
+def kb_kernel_for_all(params, kernel_l2, bias_l2):
+    return _kb_step(params, kernel_l2, bias_l2, lambda k, b: k, lambda k, b: k)
+
+
+def kb_biases_free(params, kernel_l2, bias_l2):
+    return _kb_step(params, kernel_l2, bias_l2, lambda k, b: k, lambda k, b: 0.0)
+
+
+def kb_halved(params, kernel_l2, bias_l2):
+    return _kb_step(params, kernel_l2, bias_l2, lambda k, b: k / 2, lambda k, b: b / 2)
+
+
+def kb_grad_without_two(params, kernel_l2, bias_l2):
+    return _kb_step(params, kernel_l2, bias_l2, lambda k, b: k, lambda k, b: b, grad_scale=1.0)
+
+
+def kb_grad_biases_zero(params, kernel_l2, bias_l2):
+    penalty, grads = _kb_step(params, kernel_l2, bias_l2, lambda k, b: k, lambda k, b: b)
+    return penalty, {k: (g if k.startswith("W") else np.zeros_like(g)) for k, g in grads.items()}
+
+
+KB_SWAPPED = Mistake("kernel_l2 and bias_l2 are swapped: kernel_l2 belongs to the weights (names starting with 'W'), "
+                     "bias_l2 to the biases", kb_swapped)
+KB_KERNEL_FOR_ALL = Mistake("the biases get kernel_l2 too: each kind of parameter has its own strength, bias_l2 for "
+                            "the biases", kb_kernel_for_all)
+KERNEL_BIAS_PENALTY_MISTAKES = [
+    KB_SWAPPED, KB_KERNEL_FOR_ALL,
+    Mistake("the biases are not penalized (section 1's rule): here they have a regularizer of their own, bias_l2 * "
+            "sum b^2", kb_biases_free),
+    Mistake("the 1/2 of section 1's lambda/(2n) is kept: Keras' L2 regularizer adds l2 * sum w^2, with neither 1/2 "
+            "nor 1/n", kb_halved),
+]
+
+
+@check("kernel_bias_penalty", mistakes=KERNEL_BIAS_PENALTY_MISTAKES, by_hand=True)
+def check_kernel_bias_penalty(kernel_bias_penalty, rng):
+    """The penalty of kernel_bias_penalty(params, kernel_l2, bias_l2) equals kernel_l2 sum W^2 + bias_l2 sum b^2."""
+    for params, kernel_l2, bias_l2 in _kernel_bias_cases(rng):
+        inputs = _describe_params(params, kernel_l2=kernel_l2, bias_l2=bias_l2)
+        got = _pair_result("kernel_bias_penalty", kernel_bias_penalty(params, kernel_l2, bias_l2), inputs)[0]
+        expected, _ = reference_kernel_bias_penalty(params, kernel_l2, bias_l2)
+        expect_close("kernel_bias_penalty(params, kernel_l2, bias_l2)[0] (the penalty)", got, expected,
+                     inputs=inputs, **TOL)
+
+
+KERNEL_BIAS_GRAD_MISTAKES = [
+    Mistake("the gradient is l2 * w: the derivative of l2 * w^2 is 2 * l2 * w (Keras' penalty has no 1/2 to cancel "
+            "the 2)", kb_grad_without_two),
+    Mistake("the biases get a zero gradient (section 1's rule): their penalty bias_l2 * sum b^2 has the gradient "
+            "2 * bias_l2 * b", kb_grad_biases_zero),
+    KB_SWAPPED, KB_KERNEL_FOR_ALL,
+]
+
+
+@check("kernel_bias_grad", functions=("kernel_bias_penalty",), mistakes=KERNEL_BIAS_GRAD_MISTAKES, by_hand=True)
+def check_kernel_bias_grad(kernel_bias_penalty, rng):
+    """The gradient dict of kernel_bias_penalty: 2 kernel_l2 W for weights, 2 bias_l2 b for biases (autograd)."""
+    for params, kernel_l2, bias_l2 in _kernel_bias_cases(rng):
+        inputs = _describe_params(params, kernel_l2=kernel_l2, bias_l2=bias_l2)
+        got = _pair_result("kernel_bias_penalty", kernel_bias_penalty(params, kernel_l2, bias_l2), inputs)[1]
+        _, expected = reference_kernel_bias_penalty(params, kernel_l2, bias_l2)
+        _expect_params("kernel_bias_penalty(params, kernel_l2, bias_l2)[1] (the gradients)", got, expected, inputs,
+                       **TOL)
+
+
+# --- orthogonal regularization: lam * ||W W^T - I||_F^2 ----------------------------------------------------------
+
+
+def _orthogonal_cases(rng):
+    """(W, lam) with W (out, in): wide (out < in, rows can be orthonormal), tall, square, an orthogonal W, lam = 0."""
+    yield 0.4 * rng.normal(size=(3, 7)), 0.1
+    yield rng.normal(size=(6, 2)), 0.02
+    yield 0.8 * rng.normal(size=(4, 4)), 1.5
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    yield q[:3] + 0.05 * rng.normal(size=(3, 5)), 2.0                 # nearly orthonormal rows
+    yield rng.normal(size=(2, 3)), 0.0
+
+
+@cached_reference
+def reference_orthogonal_penalty(W, lam):
+    """lam * ||W W^T - I||_F^2 for W (out, in), I the (out, out) identity, and dW by autograd."""
+    W = _t(W).requires_grad_(True)
+    gram = W @ W.T
+    penalty = lam * torch.sum((gram - torch.eye(W.shape[0], dtype=W.dtype)) ** 2)
+    (dW,) = torch.autograd.grad(penalty, W)
+    return penalty.detach(), dW
+
+
+def _gram_minus_identity(W):
+    W = np.asarray(W, dtype=float)
+    return W, W @ W.T - np.eye(W.shape[0])
+
+
+def orth_columns(W, lam):
+    W = np.asarray(W, dtype=float)
+    R = W.T @ W - np.eye(W.shape[1])
+    return float(lam * np.sum(R ** 2)), 4 * lam * W @ R
+
+
+def orth_norm_not_squared(W, lam):
+    W, R = _gram_minus_identity(W)
+    return float(lam * np.sqrt(np.sum(R ** 2))), 4 * lam * R @ W
+
+
+def orth_no_identity(W, lam):
+    W = np.asarray(W, dtype=float)
+    G = W @ W.T
+    return float(lam * np.sum(G ** 2)), 4 * lam * G @ W
+
+
+def orth_off_diagonal(W, lam):
+    W = np.asarray(W, dtype=float)
+    G = W @ W.T
+    off = G - np.diag(np.diag(G))
+    return float(lam * np.sum(off ** 2)), 4 * lam * off @ W
+
+
+def orth_grad_factor_two(W, lam):
+    W, R = _gram_minus_identity(W)
+    return float(lam * np.sum(R ** 2)), 2 * lam * R @ W
+
+
+def orth_grad_sign(W, lam):
+    W, R = _gram_minus_identity(W)
+    return float(lam * np.sum(R ** 2)), -4 * lam * R @ W
+
+
+ORTH_NO_IDENTITY = Mistake("the identity is missing (||W W^T||^2): that pulls every weight to zero; the penalty is "
+                           "lam * ||W W^T - I||^2, zero for orthonormal rows", orth_no_identity)
+ORTH_OFF_DIAGONAL = Mistake("only the off-diagonal entries of W W^T are penalized (the angles between the rows, as "
+                            "Keras' OrthogonalRegularizer does); here the diagonal counts too, so each row is also "
+                            "pulled to length 1", orth_off_diagonal)
+ORTHOGONAL_PENALTY_MISTAKES = [
+    Mistake("W^T W - I (the columns) instead of W W^T - I (the rows): for W of shape (out, in) the two penalties "
+            "differ by lam * (in - out), because in - out of the in columns cannot be orthonormal", orth_columns),
+    Mistake("the Frobenius norm is not squared: the penalty is lam * sum of the squared entries of W W^T - I",
+            orth_norm_not_squared),
+    ORTH_NO_IDENTITY, ORTH_OFF_DIAGONAL,
+]
+
+
+@check("orthogonal_penalty", mistakes=ORTHOGONAL_PENALTY_MISTAKES, by_hand=True)
+def check_orthogonal_penalty(orthogonal_penalty, rng):
+    """The penalty of orthogonal_penalty(W, lam) equals lam * ||W W^T - I||_F^2 in PyTorch."""
+    for W, lam in _orthogonal_cases(rng):
+        inputs = describe_inputs(W=W, lam=lam)
+        got = _pair_result("orthogonal_penalty", orthogonal_penalty(W, lam), inputs)[0]
+        expected, _ = reference_orthogonal_penalty(W, lam)
+        expect_close("orthogonal_penalty(W, lam)[0] (the penalty)", got, expected, inputs=inputs, **TOL)
+
+
+ORTHOGONAL_GRAD_MISTAKES = [
+    Mistake("the gradient is 2 lam (W W^T - I) W: W appears twice in W W^T, so the derivative has two equal halves "
+            "and the factor is 4", orth_grad_factor_two),
+    Mistake("the sign of the gradient is flipped: it must point away from orthogonality, so that a step against it "
+            "moves W W^T towards I", orth_grad_sign),
+    ORTH_NO_IDENTITY, ORTH_OFF_DIAGONAL,
+]
+
+
+@check("orthogonal_grad", functions=("orthogonal_penalty",), mistakes=ORTHOGONAL_GRAD_MISTAKES, by_hand=True)
+def check_orthogonal_grad(orthogonal_penalty, rng):
+    """dW of orthogonal_penalty(W, lam) equals autograd of lam * ||W W^T - I||_F^2: 4 lam (W W^T - I) W."""
+    for W, lam in _orthogonal_cases(rng):
+        inputs = describe_inputs(W=W, lam=lam)
+        got = _pair_result("orthogonal_penalty", orthogonal_penalty(W, lam), inputs)[1]
+        _, expected = reference_orthogonal_penalty(W, lam)
+        expect_close("orthogonal_penalty(W, lam)[1] (dpenalty/dW)", got, expected.numpy(), inputs=inputs, **TOL)
+
+
 CHECKS = [check_l2_penalty, check_l2_grad, check_l1_penalty, check_l1_grad, check_weight_decay_step,
           check_l1_l2_step, check_early_stopping, check_hflip, check_affine_sample, check_rotate, check_zoom,
           check_augment, check_mixup, check_smooth_labels, check_smoothed_loss, check_smoothed_grad,
-          check_activity_penalty, check_activity_grad]
+          check_activity_penalty, check_activity_grad, check_kernel_bias_penalty, check_kernel_bias_grad,
+          check_orthogonal_penalty, check_orthogonal_grad]

@@ -177,3 +177,24 @@ def activity_l1(A, lam):
     per_example = np.abs(A).sum(axis=1)
     dA = (lam / A.shape[0]) * ((A > 0).astype(float) - (A < 0).astype(float))
     return float(lam * per_example.mean()), dA
+
+
+def kernel_bias_penalty(params, kernel_l2, bias_l2):
+    # all weights and all biases each flattened into one vector, the penalty as dot products
+    weights = [k for k in params if k.startswith("W")]
+    biases = [k for k in params if not k.startswith("W")]
+    w = np.concatenate([np.ravel(params[k]) for k in weights]) if weights else np.zeros(0)
+    b = np.concatenate([np.ravel(params[k]) for k in biases]) if biases else np.zeros(0)
+    grads = {k: 2.0 * (kernel_l2 if k in weights else bias_l2) * np.array(v, dtype=float) for k, v in params.items()}
+    return kernel_l2 * float(w @ w) + bias_l2 * float(b @ b), grads
+
+
+def orthogonal_penalty(W, lam):
+    # entry by entry over the Gram matrix of the rows; the gradient as 4 lam (W W^T W - W)
+    W = np.array(W, dtype=float)
+    out = W.shape[0]
+    penalty = 0.0
+    for i in range(out):
+        for j in range(out):
+            penalty += (W[i] @ W[j] - (1.0 if i == j else 0.0)) ** 2
+    return lam * penalty, 4 * lam * (W @ (W.T @ W) - W)

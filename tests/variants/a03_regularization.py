@@ -379,3 +379,89 @@ def activity_grad_minus_one_at_zero(A, lam):
 def activity_summed_per_example_then_added(A, lam):
     A = np.asarray(A, float)
     return float(sum(lam * np.abs(row).sum() for row in A)), lam * np.sign(A)
+
+
+@variant_of("kb_swapped")
+def kernel_bias_strengths_by_dict_swapped(params, kernel_l2, bias_l2):
+    strength = {"W": bias_l2, "b": kernel_l2}
+    penalty = sum(strength[k[0]] * float(np.sum(np.square(v))) for k, v in params.items())
+    return penalty, {k: 2 * strength[k[0]] * np.asarray(v, float) for k, v in params.items()}
+
+
+@variant_of("kb_kernel_for_all")
+def kernel_bias_one_strength_flattened(params, kernel_l2, bias_l2):
+    flat = np.concatenate([np.ravel(v) for v in params.values()])
+    return float(kernel_l2 * flat @ flat), {k: 2 * kernel_l2 * np.asarray(v, float) for k, v in params.items()}
+
+
+@variant_of("kb_biases_free")
+def kernel_bias_weights_only_loop(params, kernel_l2, bias_l2):
+    penalty = 0.0
+    for w in _weights(params):
+        penalty += kernel_l2 * (w ** 2).sum()
+    return penalty, {k: (2 * kernel_l2 * np.asarray(v, float) if k.startswith("W") else 2 * bias_l2 * np.asarray(v, float))
+                     for k, v in params.items()}
+
+
+@variant_of("kb_halved")
+def kernel_bias_half_norms(params, kernel_l2, bias_l2):
+    penalty = sum(0.5 * (kernel_l2 if k.startswith("W") else bias_l2) * np.linalg.norm(np.ravel(v)) ** 2
+                  for k, v in params.items())
+    return float(penalty), {k: 2 * (kernel_l2 if k.startswith("W") else bias_l2) * np.asarray(v, float)
+                            for k, v in params.items()}
+
+
+@variant_of("kb_grad_without_two")
+def kernel_bias_grad_as_in_decay(params, kernel_l2, bias_l2):
+    penalty = sum((kernel_l2 if k.startswith("W") else bias_l2) * float(np.sum(np.square(v))) for k, v in params.items())
+    return penalty, {k: np.multiply(kernel_l2 if k.startswith("W") else bias_l2, v) for k, v in params.items()}
+
+
+@variant_of("kb_grad_biases_zero")
+def kernel_bias_grad_zeros_like(params, kernel_l2, bias_l2):
+    penalty = sum((kernel_l2 if k.startswith("W") else bias_l2) * float(np.sum(np.square(v))) for k, v in params.items())
+    return penalty, {k: (2 * kernel_l2 * np.asarray(v, float) if k[0] == "W" else 0.0 * np.asarray(v, float))
+                     for k, v in params.items()}
+
+
+@variant_of("orth_columns")
+def orthogonal_columns_einsum(W, lam):
+    W = np.asarray(W, float)
+    gram = np.einsum("ij,ik->jk", W, W)
+    return float(lam * np.linalg.norm(gram - np.eye(len(gram)), "fro") ** 2), 4 * lam * (W @ W.T - np.eye(len(W))) @ W
+
+
+@variant_of("orth_norm_not_squared")
+def orthogonal_frobenius_norm(W, lam):
+    W = np.asarray(W, float)
+    residual = W @ W.T - np.eye(len(W))
+    return float(lam * np.linalg.norm(residual, "fro")), 4 * lam * residual @ W
+
+
+@variant_of("orth_no_identity")
+def orthogonal_gram_only_einsum(W, lam):
+    W = np.asarray(W, float)
+    gram = np.einsum("ik,jk->ij", W, W)
+    return float(lam * (gram ** 2).sum()), 4 * lam * gram @ W
+
+
+@variant_of("orth_off_diagonal")
+def orthogonal_off_diagonal_masked(W, lam):
+    W = np.asarray(W, float)
+    gram = W @ W.T
+    gram[np.eye(len(W), dtype=bool)] = 0.0
+    return float(lam * (gram ** 2).sum()), 4 * lam * gram @ W
+
+
+@variant_of("orth_grad_factor_two")
+def orthogonal_grad_one_side(W, lam):
+    W = np.asarray(W, float)
+    residual = W @ W.T - np.eye(len(W))
+    return float(lam * (residual ** 2).sum()), 2 * lam * (W @ W.T @ W - W)
+
+
+@variant_of("orth_grad_sign")
+def orthogonal_grad_identity_first(W, lam):
+    W = np.asarray(W, float)
+    residual = np.eye(len(W)) - W @ W.T
+    return float(lam * (residual ** 2).sum()), 4 * lam * residual @ W
