@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.sandbox import worker
 from autograder.sandbox.worker import REPO_ROOT, SANDBOX_UID, Limits, Sandbox, bubblewrap_problem
 
 pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
@@ -155,8 +156,6 @@ EXPECTED = {"uid": str(SANDBOX_UID), "capabilities": "0000000000000000", "boundi
 def check(found: dict) -> None:
     found = json.loads(json.dumps(found))  # as it arrives from another process: tuples become lists
     assert {k: found[k] for k in EXPECTED} == EXPECTED
-    if found["process_limit_from"] == "rlimit" and found["grader_is_root"]:
-        pytest.skip("no pids cgroup can be made here, and RLIMIT_NPROC does not bind root: no process limit")
     assert found["refused"] and found["forked"] < PROCESSES
     assert not (REPO_ROOT / "course" / "planted_by_a_probe.py").exists()
 
@@ -167,10 +166,17 @@ def cleanup_planted():
     (REPO_ROOT / "course" / "planted_by_a_probe.py").unlink(missing_ok=True)
 
 
-def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_planted):
+@pytest.mark.parametrize("pids_cgroup", ["made where it can be", "none"])
+def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_planted, monkeypatch, pids_cgroup):
+    """With no pids cgroup, root starts bubblewrap as another uid (worker.as_sandbox_owner): another way in."""
     if os.geteuid() != 0:
         pytest.skip("not root: the unprivileged test covers this user")
-    check(probe_sandbox())
+    if pids_cgroup == "none":
+        monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)
+    found = probe_sandbox()
+    if pids_cgroup == "none":
+        assert found["process_limit_from"] == "rlimit"
+    check(found)
 
 
 def unprivileged_user() -> str:
@@ -230,3 +236,55 @@ def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_fold
                                    "tests/test_attacks.py", f"--basetemp={shared_folder / 'attacks'}"],
                                   shared_folder, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+# A fork bomb that ends by itself (each process forks two, down to a depth, then sleeps), so that it cannot take the
+# machine down where no limit holds: 2 ** (BOMB_DEPTH + 1) - 1 processes, far more than BOMB_PROCESSES allows.
+BOMB_PROCESSES = 32
+BOMB_DEPTH = 7
+FORK_BOMB = f"""
+import os, time
+depth = {BOMB_DEPTH}
+while depth > 0:
+    depth -= 1
+    children = 0
+    for _ in range(2):
+        try:
+            if os.fork() == 0:
+                children = -1
+                break
+            children += 1
+        except OSError:  # the limit
+            pass
+    if children != -1:
+        break
+if depth < {BOMB_DEPTH} - 1 or children == -1:  # a child: hold its place in the process table, then go
+    time.sleep(20)
+    os._exit(0)
+seen, deadline = [], time.monotonic() + 20
+while time.monotonic() < deadline:  # until the bomb has grown past the limit, or stopped growing for a second
+    seen.append(len([entry for entry in os.listdir('/proc') if entry.isdigit()]))
+    if seen[-1] > {2 * BOMB_PROCESSES} or (len(seen) > 10 and seen[-11] == seen[-1]):
+        break
+    time.sleep(0.1)
+in_sandbox = max(seen)
+"""
+
+
+def test_a_fork_bomb_is_stopped_when_root_can_make_no_pids_cgroup(monkeypatch):
+    """root where no pids cgroup can be made (a container without cgroup delegation): the sandbox's process limit
+    must hold all the same, the bomb's process fails and the next submission in the same sandbox is served."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: RLIMIT_NPROC binds this user already (the unprivileged test shows it)")
+    monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)
+    with Sandbox(limits=Limits(memory_bytes=1024 ** 3, processes=BOMB_PROCESSES)) as sandbox:
+        assert sandbox.cgroup is None
+        bomber = sandbox.spawn()
+        reply = bomber.exec_cell(FORK_BOMB, "bomb", timeout=60)
+        assert reply["ok"], reply
+        in_sandbox = bomber.describe(["in_sandbox"], timeout=30)["in_sandbox"]["value"]
+        sandbox.reap()
+        classmate = sandbox.spawn()
+        assert classmate.exec_cell("answer = 6 * 7", "classmate", timeout=30)["ok"]
+        assert classmate.describe(["answer"], timeout=30)["answer"]["value"] == 42
+    assert in_sandbox <= BOMB_PROCESSES, f"{in_sandbox} processes in a sandbox limited to {BOMB_PROCESSES}"
