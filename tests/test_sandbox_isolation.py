@@ -236,7 +236,9 @@ def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_gra
 
 @pytest.mark.pipeline
 def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_folder):
-    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it)."""
+    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it): the whole
+    catalogue, about 3 minutes on a shared two-core machine (184 s measured), where the process limit is
+    RLIMIT_NPROC rather than a pids cgroup."""
     if os.geteuid() != 0:
         pytest.skip("not root: tests/test_attacks.py runs as this user already")
     result = as_unprivileged_user([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
@@ -295,3 +297,25 @@ def test_a_fork_bomb_is_stopped_when_root_can_make_no_pids_cgroup(monkeypatch):
         assert classmate.exec_cell("answer = 6 * 7", "classmate", timeout=30)["ok"]
         assert classmate.describe(["answer"], timeout=30)["answer"]["value"] == 42
     assert in_sandbox <= BOMB_PROCESSES, f"{in_sandbox} processes in a sandbox limited to {BOMB_PROCESSES}"
+
+
+def test_another_user_is_shown_exactly_the_paths_it_needs_and_nothing_changes_on_disk(tmp_path):
+    """worker.as_user_seeing: a folder closed to others (0700, as /root is) stays closed on disk; the command sees
+    the one path it was given inside it, and not its neighbour."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, unshare and setpriv")
+    closed = tmp_path / "closed"
+    (closed / "shown").mkdir(parents=True)
+    (closed / "hidden").mkdir()
+    (closed / "shown" / "file").write_text("seen\n")
+    (closed / "hidden" / "file").write_text("secret")
+    closed.chmod(0o700)
+    os.chmod(tmp_path, 0o755)
+    probe = f"cat {closed}/shown/file; ls {closed}; cat {closed}/hidden/file 2>/dev/null || echo refused"
+    command = worker.as_user_seeing(SANDBOX_UID, SANDBOX_UID, [str(closed / "shown")], ["/bin/sh", "-c", probe])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd="/")
+    assert result.stdout.split() == ["seen", "shown", "refused"], result.stderr
+    assert closed.stat().st_mode & 0o777 == 0o700 and sorted(p.name for p in closed.iterdir()) == ["hidden", "shown"]
+    as_is = subprocess.run(["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+                            "cat", str(closed / "shown" / "file")], capture_output=True, text=True)
+    assert as_is.returncode != 0  # without it, that user cannot read the file
