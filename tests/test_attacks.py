@@ -15,6 +15,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import time
 
 import nbformat
 import numpy as np
@@ -355,3 +356,20 @@ def test_a_fork_bomb_fails_its_notebook_and_spares_the_class_when_root_has_no_pi
     counted = [int(m) for o in outputs for m in re.findall(r"(\d+) processes", o.get("text", ""))]
     assert counted and counted[0] <= limit, f"{counted} processes in a sandbox limited to {limit}"
     assert not report.problems
+    deadline = time.monotonic() + 10  # the sandbox is closed: its processes, all of its owner's uid, go
+    while _processes_of(worker.SANDBOX_OWNER_UID) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_of(worker.SANDBOX_OWNER_UID)
+
+
+def _processes_of(uid: int) -> list[int]:
+    from pathlib import Path
+
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
+
+
+def _owner(proc) -> int | None:
+    try:
+        return proc.stat().st_uid
+    except OSError:
+        return None
