@@ -547,13 +547,17 @@ def _copy_result(value, depth: int = 0):
 # --- comparisons -----------------------------------------------------------------------------------------------
 
 def describe_inputs(**inputs) -> str:
-    """'x of shape (4, 5), p = 0.3': what a failure message says about the input (shapes and settings, no data)."""
+    """'x of shape (4, 5), p = 0.3': what a failure message says about the input (shapes and settings, no data).
+
+    A number is shown only when it is a round setting (two significant digits at most, such as 0.3 or 1e-05): one
+    with more digits was drawn for this student's test, and printing it would give the student the hidden input."""
     parts = []
     for name, value in inputs.items():
         if isinstance(value, (np.ndarray, np.generic)):
             parts.append(f"{name} of shape {np.shape(value)}")
         elif isinstance(value, float):
-            parts.append(f"{name} = {value:.3g}")
+            parts.append(f"{name} = {value:.2g}" if math.isfinite(value) and float(f"{value:.2g}") == value
+                         else f"{name} (a number drawn for the test)")
         elif isinstance(value, (int, str, bool)) or value is None:
             parts.append(f"{name} = {value!r}")
         else:

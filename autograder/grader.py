@@ -48,6 +48,23 @@ class Timeouts:
     notebook_seconds: float = 300.0     # everything of one notebook
 
 
+# the exceptions a student's function may raise whose name the grader repeats (a class of the student's own could be
+# named after the inputs it saw)
+KNOWN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                             if isinstance(value, type) and issubclass(value, BaseException)) | {"LinAlgError"}
+
+
+def failed_call(name: str, error) -> str:
+    """What the student reads when their function failed in a hidden test: the kind of exception (a known one), never
+    its message. error: the executor's 'ValueError: <message>'."""
+    kind = str(error or "").split(":", 1)[0].strip()
+    if kind == "the result is not plain data":  # the executor's words, not the student's
+        return f"{name} returned something that is not plain data (numbers, strings, lists, dicts, numpy arrays)"
+    kind = kind if kind in KNOWN_EXCEPTIONS else "an exception"
+    return (f"{name} raised {kind} on a hidden test's input (its message is not shown, as it could show that input; "
+            "the visible checks show it)")
+
+
 class RemoteHandle(Handle):
     """Calls a function that lives in the student's process."""
 
@@ -69,13 +86,19 @@ class RemoteHandle(Handle):
             raise StudentError(f"{self.name} is graded after the course's {self.name} stood in for it in an earlier "
                                "cell: keep the test cells in the notebook's order")
         reply = self.session.call(self.name, args, kwargs, self.by_hand, self._stand_ins())
-        if reply.get("stdout"):
-            print(reply["stdout"], end="")
+        # What the student's function prints or raises while a hidden test calls it could show that test's inputs
+        # (the student's own, the same in every regrading: enough for a table of answers), so neither is passed on
+        # in words; the visible checks, on inputs the student knows, show both.
+        # said once: a check may call thousands of times
+        if reply.get("stdout") and not getattr(self, "_said_printed", False):
+            self._said_printed = True
+            print(f"[what {self.name} prints while a hidden test calls it is not shown, as it could show that test's "
+                  "inputs]")
         if reply.get("torch"):
             raise StudentError(f"{self.name} called {reply['torch']}: this exercise is by hand, "
                                "use numpy only (no torch, no autograd)")
         if not reply.get("ok"):
-            raise StudentError(f"{self.name} raised {reply.get('error', 'an error')}")
+            raise StudentError(failed_call(self.name, reply.get("error")))
         try:
             return to_plain(reply.get("result"), f"what {self.name} returned")
         except NotPlainData as error:

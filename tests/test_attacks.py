@@ -11,9 +11,11 @@ import csv
 import hashlib
 import html
 import json
+import os
 import re
 import sqlite3
 import subprocess
+import time
 
 import nbformat
 import numpy as np
@@ -27,7 +29,7 @@ from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, course_id, nbgrader
 from autograder.grader import Timeouts
 from autograder.sandbox.worker import OWNER_LABEL, Limits, bubblewrap_problem
 from autograder.submissions import fill_solutions
-from tests.attacks.catalogue import CONFIG_PATH, MARKER, PLANTED, attacks
+from tests.attacks.catalogue import CONFIG_PATH, MARKER, ONLY_ATTACKS, PLANTED, attacks
 
 ASSIGNMENT = "00_getting_started"
 NOTEBOOK = "getting_started.ipynb"
@@ -50,6 +52,8 @@ def attacked_class(tmp_path_factory):
     source = nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK)
     solved = fill_solutions(nbs.read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK), source)
     catalogue = attacks(course)
+    if os.environ.get(ONLY_ATTACKS):  # a subset (the run as an unprivileged user, see tests/test_sandbox_isolation.py)
+        catalogue = [a for a in catalogue if a.name in os.environ[ONLY_ATTACKS].split(",")]
     for student, notebook in [("honest-classmate", solved)] + [(a.name, a.make(solved, source)) for a in catalogue]:
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -267,6 +271,43 @@ def test_hidden_test_seeds_are_the_students_own_and_stable(attacked_class):
     assert _inputs_seen(check_rel_error) not in (seeds["ada"], seeds["bob"])  # outside grading: seed 0
 
 
+def test_no_hidden_input_reaches_a_graded_notebook_or_a_feedback_page(attacked_class, feedback):
+    """Hidden-test inputs are the student's own and stable: printed back to the student (by the student's function,
+    in its output or in the text of its exception) they would make a table of answers possible. No value of them
+    may appear in what the student gets back."""
+    from autograder.a00_getting_started import check_rel_error
+    from autograder.framework import grading_seeds
+
+    course = attacked_class[0]
+    student = "prints-and-raises-its-hidden-inputs"
+    with grading_seeds(grading.student_seed_key(grading.seed_secret(course), student)):
+        inputs = _arrays_seen(check_rel_error)
+    values = {repr(float(v)) for array in inputs for v in np.ravel(array) if v != round(v)}
+    assert values
+    for path in (course / "autograded" / student / ASSIGNMENT / NOTEBOOK, feedback_page(course, student)):
+        text = path.read_text()
+        assert "inputs:" in text  # the visible checks' inputs, which the student knows, are shown
+        shown = sorted(v for v in values if v in text)
+        assert not shown, f"{path.name} shows {len(shown)} values of the hidden inputs"
+
+
+def _arrays_seen(chk) -> list:
+    """The arrays a check passes to rel_error until its first failure (a rel_error that fails at once)."""
+    from autograder.framework import CheckFailed
+
+    seen = []
+
+    def rel_error(a, b):
+        seen.extend([np.asarray(a), np.asarray(b)])
+        raise ValueError("no")
+
+    try:
+        chk(rel_error)
+    except CheckFailed:
+        pass
+    return seen
+
+
 def _inputs_seen(chk) -> list[bytes]:
     from autograder.framework import CheckFailed
 
@@ -281,3 +322,54 @@ def _inputs_seen(chk) -> list[bytes]:
     except CheckFailed:
         pass
     return seen
+
+
+def test_a_fork_bomb_fails_its_notebook_and_spares_the_class_when_root_has_no_pids_cgroup(tmp_path, monkeypatch):
+    """root where no pids cgroup can be made: the sandbox's process limit holds all the same (worker.as_sandbox_owner),
+    the bomb's notebook fails, and the classmates graded before and after it in the same sandbox keep full marks."""
+    from autograder.sandbox import worker
+    from tests.attacks.catalogue import FULL, fork_bomb, with_extra_cell
+
+    if os.geteuid() != 0:
+        pytest.skip("not root: RLIMIT_NPROC binds this user already (the unprivileged run shows it)")
+    monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)  # the forked workers inherit it
+    limit = 48
+    course = tmp_path / "class"
+    course.mkdir()
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", quiet=True)
+    source = nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK)
+    solved = fill_solutions(nbs.read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK), source)
+    bomb = fork_bomb(limit) + "print(f'{in_sandbox} processes')\nraise RuntimeError('the bomb went off')\n"
+    class_ = {"a-classmate": solved, "b-fork-bomb": with_extra_cell(bomb)(solved, source), "c-classmate": solved}
+    for student, notebook in class_.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / NOTEBOOK)
+    report = grading.run(course, [ASSIGNMENT], course_id(), jobs=1, progress=False,
+                         timeouts=Timeouts(cell_seconds=30, notebook_seconds=90),
+                         limits=Limits(memory_bytes=1024 ** 3, processes=limit))
+    for student in class_:
+        assert {k: v for k, v in scores(course, student).items() if k in FULL} == FULL, student
+    graded = nbs.read_notebook(course / "autograded" / "b-fork-bomb" / ASSIGNMENT / NOTEBOOK)
+    outputs = [o for c in graded.cells if c.cell_type == "code" and "fork" in c.source for o in c.get("outputs", [])]
+    assert [o for o in outputs if o.get("ename") == "RuntimeError"], outputs  # its notebook failed
+    counted = [int(m) for o in outputs for m in re.findall(r"(\d+) processes", o.get("text", ""))]
+    assert counted and counted[0] <= limit, f"{counted} processes in a sandbox limited to {limit}"
+    assert not report.problems
+    deadline = time.monotonic() + 10  # the sandbox is closed: its processes, all of its owner's uid, go
+    while _processes_of(worker.SANDBOX_OWNER_UID) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_of(worker.SANDBOX_OWNER_UID)
+
+
+def _processes_of(uid: int) -> list[int]:
+    from pathlib import Path
+
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
+
+
+def _owner(proc) -> int | None:
+    try:
+        return proc.stat().st_uid
+    except OSError:
+        return None

@@ -4,6 +4,9 @@ rejects code that calls torch."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import itertools
 import re
 
 import numpy as np
@@ -161,3 +164,103 @@ def test_weight_decay_reference_is_torch_optim_sgds_step(seed, layers, n, lam2, 
     ours = _torch_sgd_step(params, grads0, eta, n, lam2, 0.0)
     for k, t in tensors.items():
         np.testing.assert_allclose(ours[k].numpy(), t.detach().numpy(), rtol=1e-13, atol=1e-14)
+
+
+# --- no message echoes an input ------------------------------------------------------------------------------------
+
+NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+# numbers the framework computes from the student's output, not the input: errors, tolerances, factors
+SAFE_NUMBER = re.compile(r"(?:max abs error|max rel error|tolerance: abs|\+ rel|every value is) $")
+
+
+def _recording(function, calls: list, keep: int = 16):
+    """function, keeping copies of the arguments of its first and its last `keep` calls in `calls` (a statistical
+    check calls thousands of times; a message speaks of the call that failed, the last)."""
+    count = itertools.count()
+
+    @functools.wraps(function)
+    def recorded(*args, **kwargs):
+        if next(count) >= keep and len(calls) >= 2 * keep:
+            del calls[keep]
+        calls.append(copy.deepcopy((args, kwargs)))
+        return function(*args, **kwargs)
+    return recorded
+
+
+def _input_numbers(calls) -> set[float]:
+    """The non-integer numbers of every input a check passed (array elements and scalars)."""
+    numbers = set()
+    stack = [calls]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += list(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack += list(value)
+        elif isinstance(value, (float, np.floating, np.ndarray)) and not isinstance(value, bool):
+            array = np.asarray(value)
+            if array.dtype.kind == "f":
+                flat = array.ravel()
+                flat = flat[np.isfinite(flat) & (flat != np.round(flat))]
+                numbers.update(float(x) for x in flat[:100_000])
+    return numbers
+
+
+def _formats(value: float) -> set[str]:
+    """How a message could print value: Python's and numpy's usual ways, 3 to 17 significant digits."""
+    shown = {repr(value), str(np.float64(value)), np.format_float_positional(value, precision=8, trim="-")}
+    shown |= {f"{value:.{d}g}" for d in range(3, 18)} | {f"{value:.{d}f}" for d in range(3, 9)}
+    return {s for s in shown if sum(c.isdigit() for c in s.lstrip("-0.")) >= 3}
+
+
+def echoed_inputs(message: str, secret: set[float]) -> list[str]:
+    """The numbers of message, other than the framework's error statistics, that print a secret input value."""
+    printed = {}
+    for value in secret:
+        for shown in _formats(value):
+            printed[shown] = value
+    found = []
+    for match in NUMBER.finditer(message):
+        if match.group().isdigit():
+            continue  # a count or a size (and an input of 1000 or more only at 4 digits)
+        if not SAFE_NUMBER.search(message[max(0, match.start() - 20):match.start()]) and match.group() in printed:
+            found.append(match.group())
+    return found
+
+
+def _stub(*args, **kwargs):
+    return None  # the released notebook's function before the student writes it: `pass`
+
+
+@pytest.mark.parametrize("assignment, chk", CHECKS)
+def test_no_failure_message_echoes_an_input_value(assignment, chk):
+    """Hidden-test inputs derive from a per-student seed; a message that printed them would let a student learn them
+    and answer from a table. The rule: a failure message may show shapes, counts, settings that are the same for
+    every seed, and summary statistics of the student's own output and of its error (max abs/rel error, tolerance,
+    a constant factor), never a value of an input that depends on the seed (an array element or a drawn scalar,
+    as Python or numpy would print it, to 3 or more significant digits). Checked for every catalogued mistake (the
+    first of a statistical check) and the released stub, on seed 1; a value that the same check also passes on
+    seed 2 is a constant, not secret. Integer inputs (labels, indices) are not searched: counts and sizes print the
+    same way. What the student's own function prints or raises is grader.py's concern (failed_call).
+    (It finds what describe_inputs printed of drawn settings before it showed only round ones: eta = 0.342.)"""
+    functions = reference_functions(assignment, chk)
+    # a statistical check's messages speak of statistics of the output, and each run costs seconds: one mistake
+    mistakes = chk.mistakes[:1] if chk.statistical else chk.mistakes
+    trials = [(m.name, m.replaces or chk.functions[0], m.implementation) for m in mistakes]
+    trials += [("the released stub", name, _stub) for name in chk.functions]
+    leaks = {}
+    for label, replaced, implementation in trials:
+        messages, inputs = [], []
+        for seed in (1, 2):
+            calls = []
+            try:
+                chk(*[_recording(implementation if name == replaced else f, calls)
+                      for name, f in zip(chk.functions, functions)], seed=seed)
+                messages.append("")
+            except CheckFailed as failure:
+                messages.append(str(failure))
+            inputs.append(_input_numbers(calls))
+        echoed = echoed_inputs(messages[0], inputs[0] - inputs[1])  # what seed 2 also passes is no secret
+        if echoed:
+            leaks[label] = (echoed, messages[0])
+    assert not leaks, f"{chk.name}: messages print input values: {leaks}"

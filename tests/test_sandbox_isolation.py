@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.sandbox import worker
 from autograder.sandbox.worker import REPO_ROOT, SANDBOX_UID, Limits, Sandbox, bubblewrap_problem
+from tests.attacks.catalogue import ONLY_ATTACKS
 
 pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
 
@@ -155,8 +157,6 @@ EXPECTED = {"uid": str(SANDBOX_UID), "capabilities": "0000000000000000", "boundi
 def check(found: dict) -> None:
     found = json.loads(json.dumps(found))  # as it arrives from another process: tuples become lists
     assert {k: found[k] for k in EXPECTED} == EXPECTED
-    if found["process_limit_from"] == "rlimit" and found["grader_is_root"]:
-        pytest.skip("no pids cgroup can be made here, and RLIMIT_NPROC does not bind root: no process limit")
     assert found["refused"] and found["forked"] < PROCESSES
     assert not (REPO_ROOT / "course" / "planted_by_a_probe.py").exists()
 
@@ -167,10 +167,17 @@ def cleanup_planted():
     (REPO_ROOT / "course" / "planted_by_a_probe.py").unlink(missing_ok=True)
 
 
-def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_planted):
+@pytest.mark.parametrize("pids_cgroup", ["made where it can be", "none"])
+def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_planted, monkeypatch, pids_cgroup):
+    """With no pids cgroup, root starts bubblewrap as another uid (worker.as_sandbox_owner): another way in."""
     if os.geteuid() != 0:
         pytest.skip("not root: the unprivileged test covers this user")
-    check(probe_sandbox())
+    if pids_cgroup == "none":
+        monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)
+    found = probe_sandbox()
+    if pids_cgroup == "none":
+        assert found["process_limit_from"] == "rlimit"
+    check(found)
 
 
 def unprivileged_user() -> str:
@@ -192,19 +199,42 @@ def shared_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def as_unprivileged_user(command: list[str], home, timeout: float) -> subprocess.CompletedProcess:
+UNPRIVILEGED_ATTACKS = (
+    "patch-numpy-comparisons", "ast-transformer-removes-asserts",  # stock nbgrader's weaknesses
+    "remounts-the-course-package-and-plants-a-module",  # 1, capabilities (2, /proc/<pid>/mem: the probes above)
+    "names-a-module-that-exits-the-grader",  # 3
+    "answer-cell-turned-into-markdown", "written-answer-turned-into-code",  # 4
+    "torch-in-a-by-hand-exercise", "torch-hidden-from-the-detector",  # 5
+    "lone-surrogate-in-an-error-message", "malformed-timestamp", "hidden-tests-marker-in-an-answer",  # 6
+    "raises-the-output-cap-from-inside", "error-text-of-megabytes", "100-mb-of-output", "reply-of-many-small-values",
+    "memory-bomb", "fork-bomb-lite", "stops-the-process-that-forked-it", "kills-the-process-that-forked-it",
+    "background-process-outlives-the-submission",  # 7
+    "answer-table-learned-from-feedback", "prints-and-raises-its-hidden-inputs",  # 8
+    "script-in-markdown",  # 9
+    "writes-the-gradebook-and-vandalises", "holds-a-lock-on-the-gradebook")
+
+
+def as_unprivileged_user(command: list[str], home, timeout: float, env: dict | None = None
+                         ) -> subprocess.CompletedProcess:
     """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done.
-    home: a folder that user can write."""
-    if shutil.which("setpriv") is None or shutil.which("useradd") is None:
-        pytest.skip("setpriv or useradd missing: cannot run as another user")
+    home: a folder that user can write.
+
+    The Python that runs the tests may lie in a folder that user cannot enter (/root is 0700 where CI installs it):
+    the command then runs in a private mount namespace that shows that user the Python installation and nothing
+    else of the folder (worker.as_user_seeing); nothing on disk changes, so nothing is left to undo.
+    """
+    for tool in ("setpriv", "useradd", "unshare"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is missing: cannot run as another user")
     user = pwd.getpwnam(unprivileged_user())
-    as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+    python = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
+    as_user = worker.as_user_seeing(user.pw_uid, user.pw_gid, python, [])
     for needed in (sys.executable, str(REPO_ROOT / "autograder" / "sandbox" / "runner.py")):
         if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
             pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
     result = subprocess.run(as_user + command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-                                 "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home)})
+                                 "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home), **(env or {})})
     if result.returncode != 0 and "setting up uid map" in result.stderr + result.stdout:
         pytest.skip("this kernel does not let an unprivileged user make a user namespace")
     return result
@@ -223,10 +253,35 @@ def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_gra
 
 @pytest.mark.pipeline
 def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_folder):
-    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it)."""
+    """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it), where the process
+    limit is RLIMIT_NPROC rather than a pids cgroup. A subset of the catalogue, UNPRIVILEGED_ATTACKS: the attacks on
+    the sandbox and its limits (classes 1, 2 and 7), one or two of every other class, and those that tests of
+    test_attacks.py name; the whole catalogue takes about 3 minutes this way (184 s measured)."""
     if os.geteuid() != 0:
         pytest.skip("not root: tests/test_attacks.py runs as this user already")
     result = as_unprivileged_user([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
                                    "tests/test_attacks.py", f"--basetemp={shared_folder / 'attacks'}"],
-                                  shared_folder, timeout=900)
+                                  shared_folder, timeout=900, env={ONLY_ATTACKS: ",".join(UNPRIVILEGED_ATTACKS)})
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_another_user_is_shown_exactly_the_paths_it_needs_and_nothing_changes_on_disk(tmp_path):
+    """worker.as_user_seeing: a folder closed to others (0700, as /root is) stays closed on disk; the command sees
+    the one path it was given inside it, and not its neighbour."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, unshare and setpriv")
+    closed = tmp_path / "closed"
+    (closed / "shown").mkdir(parents=True)
+    (closed / "hidden").mkdir()
+    (closed / "shown" / "file").write_text("seen\n")
+    (closed / "hidden" / "file").write_text("secret")
+    closed.chmod(0o700)
+    os.chmod(tmp_path, 0o755)
+    probe = f"cat {closed}/shown/file; ls {closed}; cat {closed}/hidden/file 2>/dev/null || echo refused"
+    command = worker.as_user_seeing(SANDBOX_UID, SANDBOX_UID, [str(closed / "shown")], ["/bin/sh", "-c", probe])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd="/")
+    assert result.stdout.split() == ["seen", "shown", "refused"], result.stderr
+    assert closed.stat().st_mode & 0o777 == 0o700 and sorted(p.name for p in closed.iterdir()) == ["hidden", "shown"]
+    as_is = subprocess.run(["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+                            "cat", str(closed / "shown" / "file")], capture_output=True, text=True)
+    assert as_is.returncode != 0  # without it, that user cannot read the file

@@ -12,7 +12,8 @@ gradebook or any submission); a private, size-capped /tmp and scratch folder; it
 can find every process a submission started, with the fork server as its init (which its processes cannot signal);
 its own user namespace, in which student code is an ordinary user (SANDBOX_UID) without a single capability, whoever
 starts the grader. Memory, CPU time and file size are limited per executor (runner.py); the number of processes by
-a pids cgroup (or RLIMIT_NPROC); wall time per request, and the size of every reply, here.
+a pids cgroup, or else RLIMIT_NPROC (for root, with bubblewrap started as SANDBOX_OWNER_UID: see as_sandbox_owner);
+wall time per request, and the size of every reply, here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import atexit
 import contextlib
 import itertools
 import os
+import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -100,6 +103,71 @@ def pids_cgroup(limit: int) -> Path | None:
         except OSError:
             with contextlib.suppress(OSError):
                 folder.rmdir()
+    return None
+
+
+# The uid outside the sandbox's user namespace of a sandbox that root starts where no pids cgroup can be made: one no
+# user and no other program has, so that the kernel counts the sandbox's processes against RLIMIT_NPROC (which it
+# never does for processes that are root outside every namespace). Set COURSE_SANDBOX_OWNER_UID where it is taken.
+SANDBOX_OWNER_UID = int(os.environ.get("COURSE_SANDBOX_OWNER_UID", "2000065534"))
+
+
+def as_sandbox_owner(command: list[str]) -> list[str]:
+    """The bubblewrap command to start as SANDBOX_OWNER_UID rather than root.
+
+    Where root can make no pids cgroup, the process limit is RLIMIT_NPROC, which the fork server sets on every
+    executor; the kernel ignores it for any process whose real uid outside the namespaces is root, whatever uid it has
+    inside. Started as an unused uid, every process of the sandbox has that uid outside, so the limit binds, and the
+    student cannot lift it (raising a hard limit takes CAP_SYS_RESOURCE, which the sandbox drops).
+    """
+    try:
+        owner = pwd.getpwuid(SANDBOX_OWNER_UID).pw_name
+    except KeyError:
+        owner = None
+    if owner is not None:
+        raise SandboxUnavailable(f"uid {SANDBOX_OWNER_UID} belongs to the user {owner}; the sandbox needs a uid no one "
+                                 "has: set COURSE_SANDBOX_OWNER_UID to one")
+    sources = [command[i + 1] for i, option in enumerate(command[:-1]) if option == "--ro-bind"]
+    return as_user_seeing(SANDBOX_OWNER_UID, SANDBOX_OWNER_UID, sources, command)
+
+
+def as_user_seeing(uid: int, gid: int, paths: list[str], command: list[str]) -> list[str]:
+    """`command` run as uid/gid (no other groups), able to read `paths` though a folder above them is closed to it
+    (a Python installed under /root, which is 0700).
+
+    Only the new process sees the change: in a private mount namespace (util-linux's unshare), each closed folder is
+    covered by an empty tmpfs into which exactly `paths` are bound, from descriptors the shell opened before covering
+    it. Nothing on disk changes, and nothing is left to undo when the process ends.
+    """
+    closed: dict[str, list[str]] = {}
+    for path in dict.fromkeys(os.path.realpath(p) for p in paths):
+        folder = _closed_above(path)
+        if folder is not None:
+            closed.setdefault(folder, []).append(path)
+    script, fd = ["set -e"], 3
+    for folder, inside in closed.items():
+        script += [f"exec {fd + i}<{shlex.quote(path)}" for i, path in enumerate(inside)]
+        script.append(f"mount -t tmpfs -o mode=0755,size=1m course-view {shlex.quote(folder)}")
+        for path in inside:
+            target = shlex.quote(path)
+            script.append(f"mkdir -p {target}" if os.path.isdir(path)
+                          else f"mkdir -p {shlex.quote(os.path.dirname(path))} && : > {target}")
+            script += [f"mount --no-canonicalize --bind /proc/self/fd/{fd} {target}", f"exec {fd}<&-"]
+            fd += 1
+    if fd > 10:
+        raise ValueError(f"too many paths under closed folders to show: {sum(closed.values(), [])}")
+    script.append(f'exec setpriv --reuid={uid} --regid={gid} --clear-groups -- "$@"')
+    prefix = ["unshare", "--mount", "--propagation", "private", "--"] if closed else []
+    return prefix + ["/bin/sh", "-c", "\n".join(script), "sh"] + command
+
+
+def _closed_above(path: str) -> str | None:
+    """The highest folder on the way to path that others may not pass through (no o+x), or None."""
+    parts = Path(path).parts
+    for depth in range(2, len(parts)):
+        folder = os.path.join(*parts[:depth])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
     return None
 
 
@@ -274,6 +342,9 @@ class Sandbox:
             self.cgroup = pids_cgroup(limits.processes)
             if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
                 command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
+            elif os.geteuid() == 0:  # RLIMIT_NPROC limits processes, and binds no process of root's
+                command = as_sandbox_owner(command)
+                cwd = "/"  # bubblewrap starts where that uid may be, and moves to /scratch
         with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
             self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

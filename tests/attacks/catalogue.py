@@ -18,6 +18,7 @@ from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT
 
 MARKER = "ATTACK-MARKER-7f3a"
+ONLY_ATTACKS = "COURSE_TEST_ONLY_ATTACKS"  # an environment variable: names, comma-separated, of the attacks to grade
 WRONG = "def rel_error(a, b):\n    return 0.0\n"
 FULL = {"rel_error_tests": 2.0, "numerical_gradient_tests": 3.0}
 CHEATED = {"rel_error_tests": 0.0, "numerical_gradient_tests": 3.0}
@@ -31,6 +32,41 @@ class Attack:
     deserved: dict          # grade id -> points
     reason: str = ""        # what the reason for its lost points must say, where that is what catches it
     files: tuple = ()       # (name, text) of further files in the submission folder
+
+
+def fork_bomb(limit: int, depth: int = 7) -> str:
+    """Code that forks exponentially: each process forks two, down to `depth`, then holds its place in the process
+    table for 20 s, so 2 ** (depth + 1) - 1 processes, far more than `limit`, unless a limit stops it (and never
+    more, so that it cannot take a machine down where none does). The first process then counts the processes it
+    can see (in the sandbox: the sandbox's own) into `in_sandbox`, once the bomb has grown past twice `limit` or
+    stopped growing for a second."""
+    return f"""
+import os, time
+depth = {depth}
+while depth > 0:
+    depth -= 1
+    children = 0
+    for _ in range(2):
+        try:
+            if os.fork() == 0:
+                children = -1
+                break
+            children += 1
+        except OSError:  # the limit
+            pass
+    if children != -1:
+        break
+if depth < {depth} - 1 or children == -1:  # a child: hold its place in the process table, then go
+    time.sleep(20)
+    os._exit(0)
+seen, deadline = [], time.monotonic() + 20
+while time.monotonic() < deadline:
+    seen.append(len([entry for entry in os.listdir('/proc') if entry.isdigit()]))
+    if seen[-1] > {2 * limit} or (len(seen) > 10 and seen[-11] == seen[-1]):
+        break
+    time.sleep(0.1)
+in_sandbox = max(seen)  # {MARKER}
+"""
 
 
 def answer_cell(notebook, grade_id):
@@ -271,6 +307,10 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
         Attack("reply-of-many-small-values", with_rel_error(
             "def rel_error(a, b):\n    return [0] * 6_000_000\n"), CHEATED),
         Attack("answer-table-learned-from-feedback", _answer_table, CHEATED),
+        Attack("prints-and-raises-its-hidden-inputs", with_rel_error(  # to learn them for a table of answers
+            "import numpy as np\ndef rel_error(a, b):\n"
+            "    seen = repr((np.asarray(a).tolist(), np.asarray(b).tolist()))\n"
+            "    print('inputs:', seen)\n    raise ValueError('inputs: ' + seen)\n"), CHEATED),
         Attack("os-exit", with_extra_cell("import os\nos._exit(0)"), FULL),
         Attack("sys-exit", with_extra_cell("import sys\nsys.exit(3)"), FULL),
         Attack("kills-itself-with-a-signal", with_extra_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
