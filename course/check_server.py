@@ -119,7 +119,8 @@ def _read_exactly(connection: socket.socket, size: int) -> bytes | None:
 
 
 def check_remotely(notebook: Path, assignment: str | None = None) -> dict | None:
-    """Ask the workspace's server to check the notebook: {"status", "stdout", "stderr"}, or None without a server.
+    """Ask the workspace's server to check the notebook: {"status", "stdout", "stderr", "cpu_seconds"}, or None
+    without a server.
 
     status is `course check`'s exit status (0 every point, 1 not, 2 bad input: stderr says why). None also when a
     server accepted but died before answering: the caller then grades in its own process.
@@ -209,7 +210,9 @@ def _serve_one(connection: socket.socket) -> None:
     request = _receive(connection, limit=MAX_REQUEST_BYTES)
     if not isinstance(request, dict):
         return
-    _send(connection, answer(request))
+    reply = answer(request)
+    times = os.times()  # a forked child's own: they start at 0
+    _send(connection, dict(reply, cpu_seconds=times.user + times.system))
 
 
 def _claim(path: Path) -> socket.socket:

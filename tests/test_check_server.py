@@ -110,6 +110,7 @@ def test_the_warm_server_gives_the_verdicts_of_a_cold_check(learner):
     assert socket_path.stat().st_mode & 0o777 == 0o600
     for kind, status in (("solved", 0), ("broken", 1)):
         answer = check_server.check_remotely(paths[kind])
+        assert answer.pop("cpu_seconds") > 0
         assert answer == {"status": status, "stdout": cold(paths[kind])[1], "stderr": ""}, kind
     assert mistake.message.split(",")[0] in answer["stdout"]
     # `course check` prints the server's answer and exits with its status
