@@ -192,7 +192,7 @@ def main() -> int:
                     for path in (solved, untouched):
                         wall, cpu, status = time_command([str(COURSE), "check", str(path)], args.repeat)
                         mark = "" if status == (0 if path == solved else 1) else "!"
-                        served = check_server.check_remotely(path)["cpu_seconds"]
+                        served = check_server.ask_server(path)["cpu_seconds"]
                         row.append(f"{wall:.2f} ({cpu + served:.2f}){mark}")
                     print(f"{assignment + '/' + solved.name:44s} " + " ".join(f"{cell:>16s}" for cell in row))
                 print("  (CPU seconds: the command's and those of the server's child that graded it)")

@@ -118,7 +118,7 @@ def _read_exactly(connection: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def check_remotely(notebook: Path, assignment: str | None = None) -> dict | None:
+def ask_server(notebook: Path, assignment: str | None = None) -> dict | None:
     """Ask the workspace's server to check the notebook: {"status", "stdout", "stderr", "cpu_seconds"}, or None
     without a server.
 

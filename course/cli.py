@@ -142,7 +142,7 @@ def cmd_check(args):
     if not args.with_experiments and not args.no_server:
         from course import check_server
 
-        answer = check_server.check_remotely(Path(args.notebook), args.assignment)
+        answer = check_server.ask_server(Path(args.notebook), args.assignment)
         if answer is not None:  # the workspace's warm server graded it, as the lines below would
             if answer["status"] == EXIT_BAD_INPUT:
                 raise UsageError(answer["stderr"])

@@ -107,10 +107,10 @@ def check(exercise: str | None = None, notebook: str | Path | None = None):
     notebook: the notebook this runs in, when Jupyter does not say (its graded cells tell the assignment).
     """
     namespace = inspect.currentframe().f_back.f_globals  # the notebook's names (a kernel runs cells in them)
-    return check_names(namespace, exercise, notebook)
+    return report_for(namespace, exercise, notebook)
 
 
-def check_names(namespace: dict, exercise: str | None = None, notebook: str | Path | None = None):
+def report_for(namespace: dict, exercise: str | None = None, notebook: str | Path | None = None):
     """check() on the names of a namespace (a kernel's user namespace): a Report, or a Note saying what stops it."""
     try:
         from autograder import notebooks as nbs
@@ -147,11 +147,11 @@ def _running_notebook(namespace: dict) -> Path | None:
 def load_ipython_extension(ipython) -> None:
     """`%load_ext course.self_check`: the line magic `%check [EXERCISE]`, which shows what check(EXERCISE) returns."""
 
-    def check_magic(line: str) -> None:
+    def percent_check(line: str) -> None:
+        """%check [EXERCISE]: the hidden checks of the exercises this kernel defines (or of one: a function's name or
+        a test cell's id), as course.self_check.check() runs them."""
         from IPython.display import display
 
-        display(check_names(ipython.user_ns, line.strip() or None))
+        display(report_for(ipython.user_ns, line.strip() or None))
 
-    check_magic.__doc__ = """%check [EXERCISE]: the hidden checks of the exercises this kernel defines (or of one:
-    a function's name or a test cell's id), as course.self_check.check() runs them."""
-    ipython.register_magic_function(check_magic, magic_kind="line", magic_name="check")
+    ipython.register_magic_function(percent_check, magic_kind="line", magic_name="check")

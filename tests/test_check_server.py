@@ -87,7 +87,7 @@ def learner(tmp_path_factory):
     with socket.socket(socket.AF_UNIX) as dead:  # a server that died without removing its socket
         dead.bind(str(stale))
         os.chmod(stale, 0o600)
-    assert stale.is_socket() and check_server.check_remotely(paths["solved"]) is None  # passed by
+    assert stale.is_socket() and check_server.ask_server(paths["solved"]) is None  # passed by
     server = start_server(folder, ASSIGNMENT)  # replaces it
     yield folder, paths, mistake
     stale.unlink()  # the workspace's socket removed (the workspace deleted): the server ends by itself
@@ -109,7 +109,7 @@ def test_the_warm_server_gives_the_verdicts_of_a_cold_check(learner):
     socket_path = folder / check_server.SOCKET_NAME
     assert socket_path.stat().st_mode & 0o777 == 0o600
     for kind, status in (("solved", 0), ("broken", 1)):
-        answer = check_server.check_remotely(paths[kind])
+        answer = check_server.ask_server(paths[kind])
         assert answer.pop("cpu_seconds") > 0
         assert answer == {"status": status, "stdout": cold(paths[kind])[1], "stderr": ""}, kind
     assert mistake.message.split(",")[0] in answer["stdout"]
@@ -123,8 +123,8 @@ def test_the_warm_server_gives_the_verdicts_of_a_cold_check(learner):
 def test_a_request_sees_nothing_of_the_one_before(learner, monkeypatch):
     _, paths, _ = learner
     solved_table = cold(paths["solved"])[1]
-    assert check_server.check_remotely(paths["leaks"])["status"] == 0
-    answer = check_server.check_remotely(paths["probes"])
+    assert check_server.ask_server(paths["leaks"])["status"] == 0
+    answer = check_server.ask_server(paths["probes"])
     assert answer["status"] == 0 and answer["stdout"] == solved_table
     # the probe does see a leak where there is one: graded after the leak in one process, it loses its points
     monkeypatch.setattr("builtins.left_by_an_earlier_check", True, raising=False)
@@ -133,11 +133,11 @@ def test_a_request_sees_nothing_of_the_one_before(learner, monkeypatch):
 
 def test_bad_requests_get_one_line_and_another_users_socket_is_never_used(learner, tmp_path):
     folder, paths, _ = learner
-    answer = check_server.check_remotely(folder / ASSIGNMENT / "absent.ipynb")
+    answer = check_server.ask_server(folder / ASSIGNMENT / "absent.ipynb")
     assert answer["status"] == 2 and answer["stdout"] == "" and "\n" not in answer["stderr"].strip()
-    assert check_server.check_remotely(paths["solved"], assignment="99_no_such")["status"] == 2
+    assert check_server.ask_server(paths["solved"], assignment="99_no_such")["status"] == 2
     # a notebook outside any served workspace: no server
-    assert check_server.check_remotely(tmp_path / "notebook.ipynb") is None
+    assert check_server.ask_server(tmp_path / "notebook.ipynb") is None
     # a socket someone else owns, or that others may open, is passed by
     lookalike = tmp_path / "other" / check_server.SOCKET_NAME
     lookalike.parent.mkdir()
@@ -160,7 +160,7 @@ def test_a_second_server_for_a_workspace_refuses_to_start(learner):
     second = subprocess.run([sys.executable, "-m", "course.check_server", "--workspace", str(folder),
                              "--warm-up"], capture_output=True, text=True, timeout=120)
     assert second.returncode == 2 and second.stderr.count("\n") == 1 and "already runs" in second.stderr
-    assert check_server.check_remotely(folder / ASSIGNMENT / "solved.ipynb")["status"] == 0  # the first one serves
+    assert check_server.ask_server(folder / ASSIGNMENT / "solved.ipynb")["status"] == 0  # the first one serves
 
 
 def test_the_server_ends_when_the_process_that_started_it_ends(tmp_path):
