@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import select
 import socket
+import struct
 import subprocess
 import sys
 import time
 
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import notebooks as nbs
 from autograder import submissions
@@ -170,3 +174,34 @@ def test_the_server_ends_when_the_process_that_started_it_ends(tmp_path):
     assert check_server._should_end(path, inode, os.getppid()) is None
     assert "ended" in check_server._should_end(path, inode, os.getppid() + 1)
     assert "replaced" in check_server._should_end(path, inode + 1, None)
+
+
+plain_json = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.text(),
+                          lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                          max_leaves=8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.text(), plain_json, max_size=5), st.integers(1, 7))
+def test_a_message_arrives_whole_however_the_bytes_are_cut(message, pieces):
+    left, right = socket.socketpair()
+    with left, right:
+        data = json.dumps(message).encode()
+        framed = struct.pack("!I", len(data)) + data
+        cuts = sorted({len(framed) * k // pieces for k in range(1, pieces)})
+        for start, end in zip([0, *cuts], [*cuts, len(framed)]):
+            left.sendall(framed[start:end])
+        assert check_server._receive(right) == message
+        left.sendall(framed[: len(framed) // 2])
+        left.shutdown(socket.SHUT_WR)  # the other side went away in the middle: no message, no exception
+        assert check_server._receive(right) is None
+
+
+def test_an_oversized_request_gets_no_answer(tmp_path):
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack("!I", check_server.MAX_REQUEST_BYTES + 1) + b"{}")
+        left.shutdown(socket.SHUT_WR)
+        check_server._serve_one(right)  # reads no further, answers nothing
+        right.shutdown(socket.SHUT_WR)
+        assert left.recv(16) == b""
