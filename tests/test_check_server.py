@@ -69,7 +69,9 @@ def stop(process: subprocess.Popen) -> str:
 def learner(tmp_path_factory):
     """A workspace with the first assignment's notebook solved, one with a catalogued mistake, two leak probes,
     and a server for it (warmed up on that assignment's solution)."""
-    folder = tmp_path_factory.mktemp("warm") / "workspace"
+    # a path longer than a unix socket's address may be: the socket is reached from its folder
+    folder = tmp_path_factory.mktemp("warm") / ("a-folder-with-a-long-name-" * 3) / "workspace"
+    assert len(str(folder / check_server.SOCKET_NAME)) > 108
     (folder / ASSIGNMENT).mkdir(parents=True)
     write_release(ASSIGNMENT, folder / ASSIGNMENT)
     (source_path,) = nbs.assignment_notebooks(SOURCE_ROOT, ASSIGNMENT)
@@ -88,9 +90,9 @@ def learner(tmp_path_factory):
     probes.cells.insert(first_test, nbformat.v4.new_code_cell(LEAK_PROBE))
     nbformat.write(probes, paths["probes"])
     stale = folder / check_server.SOCKET_NAME
-    with socket.socket(socket.AF_UNIX) as dead:  # a server that died without removing its socket
-        dead.bind(str(stale))
-        os.chmod(stale, 0o600)
+    with socket.socket(socket.AF_UNIX) as dead, check_server._in_folder(stale) as address:
+        dead.bind(address)  # a server that died without removing its socket
+    os.chmod(stale, 0o600)
     assert stale.is_socket() and check_server.ask_server(paths["solved"]) is None  # passed by
     server = start_server(folder, ASSIGNMENT)  # replaces it
     yield folder, paths, mistake
