@@ -184,7 +184,7 @@ def main() -> int:
                 if "ready" not in line:
                     raise SystemExit(f"the check server did not start: {line}")
                 print(f"\n== course check NOTEBOOK with the workspace's check server running, median of "
-                      f"{args.repeat}: wall seconds (CPU seconds of the command) ({load()})")
+                      f"{args.repeat}: wall seconds (CPU seconds) ({load()})")
                 print(f"  the server was ready after {time.perf_counter() - started:.1f} s")
                 print(f"{'notebook':44s} {'solved':>16s} {'untouched':>16s}")
                 for assignment, solved, untouched in notebooks:
