@@ -104,7 +104,8 @@ def write_index(folder: Path) -> Path | None:
             "terminal prints the same).\n\n"
             "Inside an assignment's notebook, a cell with\n\n"
             "```python\nfrom course.self_check import check; check()\n```\n\n"
-            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one."),
+            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one. "
+            "In this JupyterLab `%check` and `%check batchnorm_forward` do the same."),
         nbformat.v4.new_code_cell("from course.progress import show\n\nshow()"),
     ])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
