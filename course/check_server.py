@@ -32,6 +32,8 @@ from pathlib import Path
 
 SOCKET_NAME = ".course-check.sock"
 CONNECT_SECONDS = 2.0     # a server that does not accept within this is passed by
+ACCEPTED_SECONDS = 10.0   # nor one whose child does not say within this that it took the request (a stopped server)
+ACCEPTED = b"+"
 POLL_SECONDS = 1.0        # how often the server looks whether it should end
 MAX_REQUEST_BYTES = 1 << 16
 
@@ -120,7 +122,7 @@ def _read_exactly(connection: socket.socket, size: int) -> bytes | None:
 
 def ask_server(notebook: Path, assignment: str | None = None) -> dict | None:
     """Ask the workspace's server to check the notebook: {"status", "stdout", "stderr", "cpu_seconds"}, or None
-    without a server.
+    without a server (none there, or one that does not take the request within ACCEPTED_SECONDS).
 
     status is `course check`'s exit status (0 every point, 1 not, 2 bad input: stderr says why). None also when a
     server accepted but died before answering: the caller then grades in its own process.
@@ -130,11 +132,14 @@ def ask_server(notebook: Path, assignment: str | None = None) -> dict | None:
     if connection is None:
         return None
     with connection:
-        connection.settimeout(None)  # grading takes as long as the cells do; each cell has its own limit
         try:
+            connection.settimeout(ACCEPTED_SECONDS)
+            if _read_exactly(connection, len(ACCEPTED)) != ACCEPTED:
+                return None
+            connection.settimeout(None)  # grading takes as long as the cells do; each cell has its own limit
             _send(connection, {"notebook": str(Path(notebook).resolve()), "assignment": assignment})
             return _receive(connection)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # socket.timeout is an OSError
             return None
 
 
@@ -207,6 +212,7 @@ def _serve_one(connection: socket.socket) -> None:
     """In a forked child: read one request, answer it, exit."""
     if _peer_uid(connection) != os.geteuid():
         return
+    connection.sendall(ACCEPTED)
     request = _receive(connection, limit=MAX_REQUEST_BYTES)
     if not isinstance(request, dict):
         return

@@ -206,4 +206,17 @@ def test_an_oversized_request_gets_no_answer(tmp_path):
         left.shutdown(socket.SHUT_WR)
         check_server._serve_one(right)  # reads no further, answers nothing
         right.shutdown(socket.SHUT_WR)
-        assert left.recv(16) == b""
+        assert left.recv(16) == check_server.ACCEPTED
+
+
+def test_a_server_that_takes_no_request_is_passed_by(tmp_path, monkeypatch):
+    """A socket whose server is stopped (SIGSTOP) or hung: connecting works, nothing takes the request."""
+    monkeypatch.setattr(check_server, "ACCEPTED_SECONDS", 0.5)
+    path = tmp_path / check_server.SOCKET_NAME
+    with socket.socket(socket.AF_UNIX) as hung:
+        hung.bind(str(path))
+        os.chmod(path, 0o600)
+        hung.listen(1)  # never accepts
+        started = time.monotonic()
+        assert check_server.ask_server(tmp_path / "a" / "notebook.ipynb") is None
+        assert time.monotonic() - started < 30
