@@ -6,7 +6,7 @@ Stock commands work from here: `nbgrader generate_assignment 00_getting_started`
 
 import os
 
-from autograder.feedback import COURSE_TEMPLATES, NBGRADER_TEMPLATES
+from autograder.course_dir import COURSE_TEMPLATES, NBGRADER_TEMPLATES
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 

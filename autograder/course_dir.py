@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,6 +14,11 @@ from autograder import notebooks as nbs
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ROOT = REPO_ROOT / "source_notebooks"
 SOLUTIONS_ROOT = REPO_ROOT / "solutions"
+# nbconvert template folders for the feedback pages and the formgrader, the course's first (autograder.feedback).
+# Found without importing nbgrader (a second): nbgrader_config.py names them, and `course check` reads that file.
+COURSE_TEMPLATES = Path(__file__).parent / "templates"
+NBGRADER_TEMPLATES = (Path(importlib.util.find_spec("nbgrader").submodule_search_locations[0])
+                      / "server_extensions" / "formgrader" / "templates")
 
 
 class CourseError(Exception):

@@ -12,15 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import jupyter_server_mathjax
-import nbgrader
 from nbgrader.preprocessors import ClearHiddenTests
 
 from autograder import notebooks as nbs
-
 # nbconvert template folders for the feedback pages and the formgrader, the course's first: its base/mathjax.html.j2
 # loads MathJax from jupyter-server-mathjax instead of a CDN (nbgrader_config.py sets HTMLExporter to these).
-COURSE_TEMPLATES = Path(__file__).parent / "templates"
-NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+from autograder.course_dir import COURSE_TEMPLATES, NBGRADER_TEMPLATES  # noqa: F401
+
 INSTALLED_MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 
 

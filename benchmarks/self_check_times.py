@@ -1,13 +1,15 @@
 """Self-study waiting times: the in-notebook check, `course check` per notebook, and `course grade`'s start-up.
 
     .venv/bin/python benchmarks/self_check_times.py [--course PATH_TO_course] [--repeat 3] [--class-size 64]
-                                                    [--skip kernel,check,grade] [ASSIGNMENT ...]
+                                                    [--skip kernel,check,warm,grade] [ASSIGNMENT ...]
 
 - in the notebook: a real Jupyter kernel runs the learner's solved notebook (as released, answers filled in,
   experiments skipped; torch imported, as every notebook but the first does), then `check("<first exercise>")`
   twice (the first call of a kernel also imports the assignment's checks) and `check()`; timed inside the kernel;
 - `course check NOTEBOOK` from a terminal, per notebook, solved and untouched, a new process each time (the median
-  of --repeat runs). --course: another `course` command to time the same way (an older clone, for before/after);
+  of --repeat runs): cold (no check server: the command grades in its own process) and warm (the learner's folder
+  has a check server running, as `course lab` starts one; the time it takes to get ready is printed too).
+  --course: another `course` command to time cold the same way (an older clone, for before/after);
 - `course grade` on a class of --class-size submissions of one assignment (the first given, 00_getting_started by
   default): the whole run and one submission alone (`--student`), which is mostly start-up.
 Timings on a shared machine drift; the load average is printed with them, and the CPU seconds beside the wall
@@ -35,6 +37,7 @@ from grading_throughput import synthetic_class  # noqa: E402
 from autograder import notebooks as nbs  # noqa: E402
 from autograder import submissions  # noqa: E402
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, nbgrader  # noqa: E402
+from course import check_server  # noqa: E402
 
 COURSE = Path(sys.executable).parent / "course"
 
@@ -131,7 +134,7 @@ def main() -> int:
                         help="a `course` command to time besides this environment's (repeatable)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--class-size", type=int, default=64)
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: kernel, check, grade")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: kernel, check, warm, grade")
     args = parser.parse_args()
     names = args.assignments or all_assignments()
     skip = set(filter(None, args.skip.split(",")))
@@ -171,6 +174,31 @@ def main() -> int:
                         row.append(f"{wall:.2f} ({cpu:.2f}){mark}")
                 print(f"{assignment + '/' + solved.name:44s} " + " ".join(f"{cell:>16s}" for cell in row))
             print("  (! : an unexpected exit status: a solved notebook should exit 0, an untouched one 1)")
+
+        if "warm" not in skip:
+            started, cpu = time.perf_counter(), children_cpu()
+            server = subprocess.Popen([sys.executable, "-m", "course.check_server", "--workspace",
+                                       str(tmp / "learner")], stdout=subprocess.PIPE, text=True)
+            try:
+                line = server.stdout.readline()
+                if "ready" not in line:
+                    raise SystemExit(f"the check server did not start: {line}")
+                print(f"\n== course check NOTEBOOK with the workspace's check server running, median of "
+                      f"{args.repeat}: wall seconds (CPU seconds) ({load()})")
+                print(f"  the server was ready after {time.perf_counter() - started:.1f} s")
+                print(f"{'notebook':44s} {'solved':>16s} {'untouched':>16s}")
+                for assignment, solved, untouched in notebooks:
+                    row = []
+                    for path in (solved, untouched):
+                        wall, cpu, status = time_command([str(COURSE), "check", str(path)], args.repeat)
+                        mark = "" if status == (0 if path == solved else 1) else "!"
+                        served = check_server.ask_server(path)["cpu_seconds"]
+                        row.append(f"{wall:.2f} ({cpu + served:.2f}){mark}")
+                    print(f"{assignment + '/' + solved.name:44s} " + " ".join(f"{cell:>16s}" for cell in row))
+                print("  (CPU seconds: the command's and those of the server's child that graded it)")
+            finally:
+                server.terminate()
+                server.wait()
 
         if "grade" not in skip:
             assignment = names[0]

@@ -7,6 +7,7 @@ line to stderr and exits with status 2; nothing is left half-written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def _instructor_tools():
     except ImportError:
         raise UsageError("this command needs the instructor tools (the autograder package), which a student "
                          "install does not have; run it from a clone of the course (make setup)") from None
+
+
+def one_torch_thread():
+    """Grading in this process: torch on one thread, as the grader's workers run it. The checks' tensors are small,
+    and on a busy machine threads spinning for work cost several times the CPU they save."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when torch is imported
 
 
 def cmd_release(args):
@@ -132,7 +139,17 @@ def cmd_export(args):
 
 
 def cmd_check(args):
+    if not args.with_experiments and not args.no_server:
+        from course import check_server
+
+        answer = check_server.ask_server(Path(args.notebook), args.assignment)
+        if answer is not None:  # the workspace's warm server graded it, as the lines below would
+            if answer["status"] == EXIT_BAD_INPUT:
+                raise UsageError(answer["stderr"])
+            print(answer["stdout"], end="")
+            return answer["status"]
     _instructor_tools()
+    one_torch_thread()
     from autograder import notebooks as nbs
     from autograder.check_report import check_notebook
 
@@ -145,8 +162,18 @@ def cmd_check(args):
     return 0 if grade.auto_points == grade.auto_max else 1
 
 
+def cmd_check_server(args):
+    _instructor_tools()
+    from course import check_server, workspace
+
+    folder = Path(args.workspace) if args.workspace else workspace.DEFAULT_WORKSPACE
+    return check_server.main(["--workspace", str(folder)])
+
+
 def cmd_progress(args):
     from course import progress, workspace
+
+    one_torch_thread()
 
     try:
         found = progress.collect(Path(args.workspace) if args.workspace else workspace.DEFAULT_WORKSPACE,
@@ -280,6 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("notebook", help="your notebook (.ipynb)")
     sub.add_argument("--assignment", help="the assignment it belongs to (default: recognised from its cells)")
     sub.add_argument("--with-experiments", action="store_true", help="also run the cells tagged experiment")
+    sub.add_argument("--no-server", action="store_true",
+                     help="grade in this process even where the workspace's check server runs")
+
+    sub = add("check-server", cmd_check_server,
+              "Self-study: keep a process with the checks imported for your workspace, so that `course check` on "
+              "its notebooks answers in a second (course lab starts one; this keeps one in a terminal).")
+    sub.add_argument("--workspace", help="your workspace folder (default: workspace/ in the clone)")
 
     sub = add("progress", cmd_progress, "Self-study: your points per assignment and exercise across the course, "
                                         "from your workspace's notebooks as saved, and what is still missing.")

@@ -190,7 +190,11 @@ def show(workspace: str | Path | None = None):
         return
     progress = from_json(done.stdout)
     display(HTML(f"<pre>{_escape(format_progress(progress))}</pre>"))
-    draw_chart(progress)
+    import matplotlib.pyplot as plt
+
+    figure = draw_chart(progress)
+    display(figure)
+    plt.close(figure)  # shown once: not again by the notebook's backend at the end of the cell
 
 
 def _escape(text: str) -> str:

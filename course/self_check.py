@@ -5,6 +5,12 @@ In a cell of a course notebook (self-study, from a clone of the course)::
     from course.self_check import check; check()      # every exercise this kernel has defined
     check("batchnorm_forward")                          # one exercise: a function's name, or a test cell's id
 
+or, where the %check magic is loaded (the kernels of `course lab`'s JupyterLab load it; elsewhere
+`%load_ext course.self_check`)::
+
+    %check
+    %check batchnorm_forward
+
 The result shows as a table (exercise, points, message) under the cell. The checks are the ones `course grade`
 uses, with the same messages, run in this kernel on a copy of your names: your variables stay as they were. They
 come from the course's source notebooks, so they exist only in a clone of the course with its instructor tools
@@ -100,12 +106,17 @@ def check(exercise: str | None = None, notebook: str | Path | None = None):
     exercise: a function's name (every test cell that checks it) or a test cell's grade id.
     notebook: the notebook this runs in, when Jupyter does not say (its graded cells tell the assignment).
     """
+    namespace = inspect.currentframe().f_back.f_globals  # the notebook's names (a kernel runs cells in them)
+    return report_for(namespace, exercise, notebook)
+
+
+def report_for(namespace: dict, exercise: str | None = None, notebook: str | Path | None = None):
+    """check() on the names of a namespace (a kernel's user namespace): a Report, or a Note saying what stops it."""
     try:
         from autograder import notebooks as nbs
         from autograder import self_check
     except ImportError:
         return Note(INSTRUCTOR_GRADES)
-    namespace = inspect.currentframe().f_back.f_globals  # the notebook's names (a kernel runs cells in them)
     try:
         path = Path(notebook) if notebook else _running_notebook(namespace)
         if path is not None:
@@ -131,3 +142,16 @@ def _running_notebook(namespace: dict) -> Path | None:
                 if path.is_file():
                     return path
     return None
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext course.self_check`: the line magic `%check [EXERCISE]`, which shows what check(EXERCISE) returns."""
+
+    def percent_check(line: str) -> None:
+        """%check [EXERCISE]: the hidden checks of the exercises this kernel defines (or of one: a function's name or
+        a test cell's id), as course.self_check.check() runs them."""
+        from IPython.display import display
+
+        display(report_for(ipython.user_ns, line.strip() or None))
+
+    ipython.register_magic_function(percent_check, magic_kind="line", magic_name="check")

@@ -104,7 +104,8 @@ def write_index(folder: Path) -> Path | None:
             "terminal prints the same).\n\n"
             "Inside an assignment's notebook, a cell with\n\n"
             "```python\nfrom course.self_check import check; check()\n```\n\n"
-            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one."),
+            "checks the exercises you have defined so far in a second; `check(\"batchnorm_forward\")` checks one. "
+            "In this JupyterLab `%check` and `%check batchnorm_forward` do the same."),
         nbformat.v4.new_code_cell("from course.progress import show\n\nshow()"),
     ])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -158,20 +159,53 @@ def write_learner_config(folder: Path) -> Path:
     return Path(folder)
 
 
+def write_learner_kernel(folder: Path) -> Path:
+    """A Jupyter data folder whose python3 kernel loads the %check magic (course.self_check); returns folder.
+
+    On a server's JUPYTER_PATH it comes before the user's and the environment's kernels, for that server alone:
+    the notebooks' own kernel (python3) there is this environment's Python with the magic loaded.
+    """
+    spec = Path(folder) / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--ext=course.self_check"],
+        "display_name": "Python 3 (ipykernel)", "language": "python", "metadata": {"debugger": True}}, indent=1))
+    return Path(folder)
+
+
+def start_check_server(folder: Path):
+    """Start the workspace's check server (course.check_server) beside JupyterLab; None without instructor tools."""
+    try:
+        import autograder  # noqa: F401
+    except ImportError:
+        return None
+    from course import check_server
+
+    return check_server.start(folder)
+
+
 def start_lab(folder: str | Path = DEFAULT_WORKSPACE, port: int | None = None, open_browser: bool = True) -> int:
-    """Run JupyterLab in folder until it stops; returns its exit status."""
+    """Run JupyterLab in folder until it stops, with the workspace's check server; returns JupyterLab's status."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise WorkspaceError(f"{folder}: no such folder (prepare the workspace first)")
     with tempfile.TemporaryDirectory(prefix="course-lab-config-") as config:  # as long as the server runs
         env = lab_environment([write_learner_config(Path(config))])
-        process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=env)
-        while True:
-            try:
-                return process.wait()
-            except KeyboardInterrupt:
-                # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it to finish
-                continue
+        data = write_learner_kernel(Path(config) / "data")
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in [str(data), env.get("JUPYTER_PATH")] if p)
+        checker = start_check_server(folder)  # ends with this process at the latest
+        try:
+            process = subprocess.Popen(lab_command(folder, port, open_browser), cwd=folder, env=env)
+            while True:
+                try:
+                    return process.wait()
+                except KeyboardInterrupt:
+                    # JupyterLab got the same Ctrl+C: it asks to confirm, or stops on a second one; wait for it
+                    continue
+        finally:
+            if checker is not None:
+                checker.terminate()
+                checker.wait()
 
 
 def _instructor_tools():

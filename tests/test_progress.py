@@ -74,3 +74,38 @@ def test_the_workspace_gets_a_progress_notebook_once(tmp_path):
     assert not any(nbs.grade_id(c) for c in notebook.cells)  # not graded: no assignment depends on it
     index.write_text(index.read_text().replace("Your progress", "My notes"))
     assert workspace.write_index(tmp_path) is None and "My notes" in index.read_text()
+
+
+def test_show_in_a_notebook_renders_the_table_and_the_chart_from_the_workspace(learner_workspace, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    folder, mistake = learner_workspace
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    progress.show(folder)
+    table, figure = shown
+    source = nbs.read_notebook(nbs.assignment_notebooks(SOURCE_ROOT, ASSIGNMENT)[0])
+    most = sum(nbs.points(c) for c in source.cells if nbs.is_test(c))
+    lost = sum(nbs.points(c) for c in source.cells if nbs.is_test(c) and "check_rel_error(" in c.source)
+    html = table.data
+    assert html.startswith("<pre>") and f"{ASSIGNMENT}/" in html and f"{most - lost:g}/{most:g}" in html
+    assert "still missing:" in html and mistake.message.split(",")[0].replace("'", "&#x27;") in html
+    for other in all_assignments()[1:]:
+        assert f"{other}/" in html and html.count("not in your workspace") == len(all_assignments()) - 1
+    # the chart: a grey bar of 100 % and a bar of the share earned per notebook, its points written beside it
+    (axes,) = figure.axes
+    labels = [t.get_text() for t in axes.get_yticklabels()]
+    assert labels == all_assignments()
+    earned = [bar.get_width() for bar in axes.patches[len(labels):]]
+    assert earned == pytest.approx([100 * (most - lost) / most] + [0.0] * (len(labels) - 1))
+    assert [t.get_text() for t in axes.texts] == [f"{most - lost:g}/{most:g}"] + ["missing"] * (len(labels) - 1)
+    assert not matplotlib.pyplot.fignum_exists(figure.number)  # shown once, then closed
+
+
+def test_show_says_in_one_line_what_stops_it(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    progress.show(tmp_path / "absent")
+    (note,) = shown
+    assert "no such folder" in note.data and note.data.count("\n") == 0

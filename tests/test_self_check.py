@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 
 import nbformat
 import numpy as np
@@ -138,3 +139,42 @@ def test_check_of_an_unknown_exercise_lists_the_exercises():
 def front_source():
     (path,) = nbs.assignment_notebooks(SOURCE_ROOT, ASSIGNMENT)
     return self_check.load_source(ASSIGNMENT, path)
+
+
+# --- the %check magic -----------------------------------------------------------------------------------------
+
+class Shell:
+    """What load_ipython_extension uses of IPython's shell: the user's names and a place for magics."""
+
+    def __init__(self, user_ns: dict):
+        self.user_ns, self.magics = user_ns, {}
+
+    def register_magic_function(self, function, magic_kind, magic_name):
+        assert magic_kind == "line"
+        self.magics[magic_name] = function
+
+
+def run_magic(namespace: dict, line: str, monkeypatch) -> list:
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    shell = Shell(namespace)
+    front.load_ipython_extension(shell)
+    assert shell.magics["check"](line) is None  # shown, not returned: it shows wherever it is in a cell
+    return shown
+
+
+def test_the_check_magic_does_what_check_does(monkeypatch):
+    mistake = check_module(ASSIGNMENT).REL_ERROR_MISTAKES[0]
+    namespace = learner_names(rel_error=mistake.implementation)
+    (report,) = run_magic(namespace, " rel_error ", monkeypatch)
+    expected = run_check(learner_names(rel_error=mistake.implementation), 'check("rel_error")')
+    assert report.rows == expected.rows and report.points == 0 and mistake.message in report.rows[0][2]
+    (whole,) = run_magic(learner_names(), "", monkeypatch)
+    assert whole.rows == run_check(learner_names()).rows and whole.points == whole.max_points > 0
+
+
+def test_the_check_magic_in_a_student_install_says_the_instructor_grades(monkeypatch):
+    monkeypatch.setitem(sys.modules, "autograder", None)  # the student package has no hidden checks
+    (note,) = run_magic(learner_names(), "rel_error", monkeypatch)
+    assert isinstance(note, front.Note) and repr(note) == front.INSTRUCTOR_GRADES
+    assert isinstance(run_check(learner_names()), front.Note)

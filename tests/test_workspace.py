@@ -142,3 +142,19 @@ def test_a_learners_jupyterlab_hides_the_instructor_panels_and_the_news_prompt(t
     assert "@jupyter/nbgrader:validate-assignment" not in disabled and "@jupyter/nbgrader" not in disabled
     assert any(e["name"] == "@jupyter/nbgrader" for e in config["federated_extensions"])  # Validate is served
     assert not (tmp_path / "home" / "config" / "labconfig").exists()  # nothing in the user's settings
+
+
+def test_the_workspaces_kernel_loads_the_check_magic(tmp_path, monkeypatch):
+    """The python3 kernel of `course lab`'s JupyterLab (its JUPYTER_PATH) knows %check."""
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setenv("JUPYTER_PATH", str(workspace.write_learner_kernel(tmp_path / "data")))
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    shown = []
+    try:
+        client.execute_interactive("%check", timeout=120, output_hook=shown.append)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    texts = [m["content"]["data"]["text/plain"] for m in shown if m["msg_type"] == "display_data"]
+    assert texts == ["this kernel defines none of the functions of the course's exercises yet"]
