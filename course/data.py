@@ -215,7 +215,7 @@ def _read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
             image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # PIL takes (width, height)
             pixels = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:  # truncated, corrupt, not an image
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = " ".join(str(error).replace(f" {str(path)!r}", "").split()) or type(error).__name__
         raise ImageFolderError(f"{path}: not a readable image ({reason})") from None
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
