@@ -99,13 +99,13 @@ def reference_grads(forward, x, gamma, beta, dout, *args):
 
 
 @cached_reference
-def reference_weight_standardize(W, eps):
-    """lecture 004: W_hat^k = (W^k - mu_W^k) / sqrt(sigma_W^2k + eps), statistics over everything but the output axis."""
-    Wt = _t(W)
-    dims = tuple(range(1, Wt.dim()))
-    mu = Wt.mean(dim=dims, keepdim=True)
-    var = Wt.var(dim=dims, unbiased=False, keepdim=True)
-    return (Wt - mu) / torch.sqrt(var + eps)
+def reference_weight_standardize(w, eps):
+    """lecture 004: w_hat^k = (w^k - mu_w^k) / sqrt(sigma_w^2k + eps), statistics over everything but the output axis."""
+    wt = _t(w)
+    dims = tuple(range(1, wt.dim()))
+    mu = wt.mean(dim=dims, keepdim=True)
+    var = wt.var(dim=dims, unbiased=False, keepdim=True)
+    return (wt - mu) / torch.sqrt(var + eps)
 
 
 # --- the course's batchnorm_forward and backward, standing in for the student's in the checks of later exercises ---
@@ -594,12 +594,12 @@ def check_batchnorm_backward_alt(batchnorm_backward_alt, rng):
 # --- folding BN into the preceding linear layer ------------------------------------------------------------------
 
 @cached_reference
-def reference_folded_module(W, b, gamma, beta, running_mean, running_var, eps):
+def reference_folded_module(w, b, gamma, beta, running_mean, running_var, eps):
     """Linear -> BatchNorm1d in eval mode, in float64, with the given weights and buffers."""
-    d_out, d_in = np.shape(W)
+    d_out, d_in = np.shape(w)
     module = torch.nn.Sequential(torch.nn.Linear(d_in, d_out), torch.nn.BatchNorm1d(d_out, eps=eps)).double()
     with torch.no_grad():
-        module[0].weight.copy_(_t(W))
+        module[0].weight.copy_(_t(w))
         module[0].bias.copy_(_t(b))
         module[1].weight.copy_(_t(gamma))
         module[1].bias.copy_(_t(beta))
@@ -608,38 +608,38 @@ def reference_folded_module(W, b, gamma, beta, running_mean, running_var, eps):
     return module.eval()
 
 
-def fold_eps_outside_sqrt(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+def fold_eps_outside_sqrt(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / (np.sqrt(running_var) + eps)
-    return W * scale[:, None], scale * (b - running_mean) + beta
+    return w * scale[:, None], scale * (b - running_mean) + beta
 
 
-def fold_linear_bias_dropped(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+def fold_linear_bias_dropped(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / np.sqrt(running_var + eps)
-    return W * scale[:, None], beta - scale * running_mean
+    return w * scale[:, None], beta - scale * running_mean
 
 
-def fold_linear_bias_not_scaled(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+def fold_linear_bias_not_scaled(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / np.sqrt(running_var + eps)
-    return W * scale[:, None], b + beta - scale * running_mean
+    return w * scale[:, None], b + beta - scale * running_mean
 
 
-def fold_scales_columns(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+def fold_scales_columns(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / np.sqrt(running_var + eps)
-    return W * scale, scale * (b - running_mean) + beta
+    return w * scale, scale * (b - running_mean) + beta
 
 
-def fold_no_square_root(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+def fold_no_square_root(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / (running_var + eps)
-    return W * scale[:, None], scale * (b - running_mean) + beta
+    return w * scale[:, None], scale * (b - running_mean) + beta
 
 
 FOLD_MISTAKES = [
     Mistake("eps is added outside the square root: the factor is gamma / sqrt(Var[x] + eps)", fold_eps_outside_sqrt),
-    Mistake("the linear layer's own bias b is dropped: BN sees W x + b, so the folded bias is "
+    Mistake("the linear layer's own bias b is dropped: BN sees a w^T + b, so the folded bias is "
             "gamma (b - E[x]) / sqrt(Var[x] + eps) + beta", fold_linear_bias_dropped),
     Mistake("the linear layer's bias b is not multiplied by gamma / sqrt(Var[x] + eps)", fold_linear_bias_not_scaled),
-    Mistake("W is scaled along its columns (inputs); each output unit j has its own factor, so scale row j of W "
-            "(W * scale[:, None])", fold_scales_columns),
+    Mistake("w is scaled along its columns (inputs); each output unit has its own factor, so scale that unit's row of "
+            "w (w * scale[:, None])", fold_scales_columns),
     Mistake("the variance is used where the standard deviation belongs: divide by sqrt(Var[x] + eps)",
             fold_no_square_root),
 ]
@@ -647,25 +647,25 @@ FOLD_MISTAKES = [
 
 @check("batchnorm_fold", mistakes=FOLD_MISTAKES, by_hand=True)
 def check_batchnorm_fold(batchnorm_fold, rng):
-    """The folded (W', b') give the same output as Linear -> BatchNorm1d in eval mode, on fresh inputs."""
+    """The folded (w', b') give the same output as Linear -> BatchNorm1d in eval mode, on fresh inputs."""
     for (d_out, d_in), eps in [((4, 4), 1e-5), ((3, 6), 0.1), ((8, 2), 1e-3), ((1, 5), 1e-5)]:
-        W, b = rng.normal(size=(d_out, d_in)), rng.normal(size=d_out)
+        w, b = rng.normal(size=(d_out, d_in)), rng.normal(size=d_out)
         gamma, beta = rng.normal(size=d_out), rng.normal(size=d_out)
         running_mean = rng.normal(size=d_out)
         running_var = np.exp(rng.uniform(math.log(1e-3), math.log(10.0), size=d_out))
-        got = batchnorm_fold(W, b, gamma, beta, running_mean, running_var, eps)
-        inputs = describe_inputs(W=W, eps=eps)
+        got = batchnorm_fold(w, b, gamma, beta, running_mean, running_var, eps)
+        inputs = describe_inputs(w=w, eps=eps)
         _expect_items(got, 2, "batchnorm_fold", inputs)
-        W_folded, b_folded = got
-        expect_true(np.shape(W_folded) == (d_out, d_in) and np.shape(b_folded) == (d_out,),
-                    f"W' must have the shape of W {(d_out, d_in)} and b' the shape of b {(d_out,)}, got "
-                    f"{np.shape(W_folded)} and {np.shape(b_folded)} for {inputs}")
-        module = reference_folded_module(W, b, gamma, beta, running_mean, running_var, eps)
+        w_folded, b_folded = got
+        expect_true(np.shape(w_folded) == (d_out, d_in) and np.shape(b_folded) == (d_out,),
+                    f"w' must have the shape of w {(d_out, d_in)} and b' the shape of b {(d_out,)}, got "
+                    f"{np.shape(w_folded)} and {np.shape(b_folded)} for {inputs}")
+        module = reference_folded_module(w, b, gamma, beta, running_mean, running_var, eps)
         x = rng.normal(size=(7, d_in))
         with torch.no_grad():
             expected = module(_t(x))
-        expect_close("x @ W'.T + b' (compared with Linear -> BatchNorm1d in eval mode)",
-                     x @ np.asarray(W_folded, dtype=np.float64).T + np.asarray(b_folded, dtype=np.float64),
+        expect_close("a @ w'.T + b' (compared with Linear -> BatchNorm1d in eval mode)",
+                     x @ np.asarray(w_folded, dtype=np.float64).T + np.asarray(b_folded, dtype=np.float64),
                      expected, inputs=inputs)
 
 
@@ -715,31 +715,31 @@ def check_batchnorm_identity(batchnorm_identity_params, rng):
 # --- a bias right before BN gets zero gradient -------------------------------------------------------------------
 
 @cached_reference
-def reference_linear_batchnorm_grads(dout, x, W, b, gamma, beta, eps):
-    """(dW, db) of sum(BN_train(x W^T + b) * dout) by autograd."""
-    Wt, bt = _t(W).requires_grad_(), _t(b).requires_grad_()
-    out = F.batch_norm(F.linear(_t(x), Wt, bt), None, None, _t(gamma), _t(beta), training=True, eps=eps)
-    return torch.autograd.grad(out, (Wt, bt), _t(dout))
+def reference_linear_batchnorm_grads(dout, x, w, b, gamma, beta, eps):
+    """(dw, db) of sum(BN_train(x w^T + b) * dout) by autograd."""
+    wt, bt = _t(w).requires_grad_(), _t(b).requires_grad_()
+    out = F.batch_norm(F.linear(_t(x), wt, bt), None, None, _t(gamma), _t(beta), training=True, eps=eps)
+    return torch.autograd.grad(out, (wt, bt), _t(dout))
 
 
-def lbn_bn_skipped(dout, x, W, b, gamma, beta, eps=1e-5):
+def lbn_bn_skipped(dout, x, w, b, gamma, beta, eps=1e-5):
     return dout.T @ x, dout.sum(axis=0)
 
 
-def lbn_no_mean_var_paths(dout, x, W, b, gamma, beta, eps=1e-5):
-    z = x @ W.T + b
+def lbn_no_mean_var_paths(dout, x, w, b, gamma, beta, eps=1e-5):
+    z = x @ w.T + b
     dz = dout * gamma / np.sqrt(z.var(axis=0) + eps)
     return dz.T @ x, dz.sum(axis=0)
 
 
-def lbn_no_variance_path(dout, x, W, b, gamma, beta, eps=1e-5):
-    z = x @ W.T + b
+def lbn_no_variance_path(dout, x, w, b, gamma, beta, eps=1e-5):
+    z = x @ w.T + b
     dz = gamma / np.sqrt(z.var(axis=0) + eps) * (dout - dout.mean(axis=0))
     return dz.T @ x, dz.sum(axis=0)
 
 
-def lbn_dW_transposed(dout, x, W, b, gamma, beta, eps=1e-5):
-    z = x @ W.T + b
+def lbn_dW_transposed(dout, x, w, b, gamma, beta, eps=1e-5):
+    z = x @ w.T + b
     m = z.shape[0]
     x_hat = (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + eps)
     dz = gamma / (m * np.sqrt(z.var(axis=0) + eps)) * (m * dout - dout.sum(axis=0) - x_hat * (dout * x_hat).sum(axis=0))
@@ -747,27 +747,27 @@ def lbn_dW_transposed(dout, x, W, b, gamma, beta, eps=1e-5):
 
 
 LINEAR_BN_MISTAKES = [
-    Mistake("the BN layer is skipped: dout is used as the gradient of z = x W^T + b, so db = sum(dout)",
+    Mistake("the BN layer is skipped: dout is used as the gradient of z = x w^T + b, so db = sum(dout)",
             lbn_bn_skipped),
     Mistake("the BN backward misses the paths through the mean and the variance, so db comes out non-zero",
             lbn_no_mean_var_paths),
-    Mistake("the BN backward misses the path through the variance: db is 0, but dW is wrong", lbn_no_variance_path),
-    Mistake("dW is x^T dz, the transpose; with W of shape (D_out, D_in) it is dz^T x", lbn_dW_transposed),
+    Mistake("the BN backward misses the path through the variance: db is 0, but dw is wrong", lbn_no_variance_path),
+    Mistake("dw is x^T dz, the transpose; with w of shape (D_out, D_in) it is dz^T x", lbn_dW_transposed),
 ]
 
 
 @check("linear_batchnorm_backward", mistakes=LINEAR_BN_MISTAKES, by_hand=True, stand_ins=BATCHNORM_STAND_INS)
 def check_linear_batchnorm_backward(linear_batchnorm_backward, rng):
-    """dW and db of Linear -> BN(training) match autograd; db is zero up to rounding."""
+    """dw and db of Linear -> BN(training) match autograd; db is zero up to rounding."""
     for (n, d_in, d_out), eps in [((6, 4, 4), 1e-5), ((10, 3, 5), 0.1), ((2, 5, 2), 1e-5), ((32, 8, 6), 1e-3)]:
         x = _scaled_features(rng, (n, d_in))
-        W, b = rng.normal(size=(d_out, d_in)), 5.0 * rng.normal(size=d_out)
+        w, b = rng.normal(size=(d_out, d_in)), 5.0 * rng.normal(size=d_out)
         gamma, beta, dout = rng.normal(size=d_out), rng.normal(size=d_out), rng.normal(size=(n, d_out))
-        got = linear_batchnorm_backward(dout, x, W, b, gamma, beta, eps)
-        inputs = describe_inputs(dout=dout, x=x, W=W, eps=eps)
+        got = linear_batchnorm_backward(dout, x, w, b, gamma, beta, eps)
+        inputs = describe_inputs(dout=dout, x=x, w=w, eps=eps)
         _expect_items(got, 2, "linear_batchnorm_backward", inputs)
-        dW, db = reference_linear_batchnorm_grads(dout, x, W, b, gamma, beta, eps)
-        expect_close("dW", got[0], dW, inputs=inputs, atol=1e-7, rtol=1e-6)
+        dw, db = reference_linear_batchnorm_grads(dout, x, w, b, gamma, beta, eps)
+        expect_close("dw", got[0], dw, inputs=inputs, atol=1e-7, rtol=1e-6)
         expect_close("db (the bias right before BN)", got[1], db, inputs=inputs, atol=1e-8, rtol=0)
 
 
@@ -1020,7 +1020,7 @@ LAYERNORM_FORWARD_MISTAKES = [
     Mistake("the statistics are taken over the batch (axis 0, that is BatchNorm); LayerNorm normalizes each "
             "example over all its other axes", ln_batch_statistics),
     Mistake("the statistics are taken over the last axis only; for (N, C, H, W) input LayerNorm averages over C, H "
-            "and W together (lecture 004: mu^t = 1/(HWM) sum_m sum_ij X^mt_ij)", ln_last_axis_only),
+            "and W together (lecture 004: mu^n = 1/(CHW) sum_c sum_uv X^cn_uv)", ln_last_axis_only),
     Mistake("the unbiased variance (ddof=1) is used; LayerNorm normalizes with the biased one", ln_unbiased),
     Mistake("eps is added outside the square root", ln_eps_outside_sqrt),
 ]
@@ -1450,40 +1450,40 @@ def check_groupnorm_backward_dparams(groupnorm_backward, rng):
 
 # --- weight standardization --------------------------------------------------------------------------------------
 
-def ws_per_input_channel(W, eps=1e-5):
-    axes = tuple(i for i in range(W.ndim) if i != 1)
-    mu, var = W.mean(axis=axes, keepdims=True), W.var(axis=axes, keepdims=True)
-    return (W - mu) / np.sqrt(var + eps)
+def ws_per_input_channel(w, eps=1e-5):
+    axes = tuple(i for i in range(w.ndim) if i != 1)
+    mu, var = w.mean(axis=axes, keepdims=True), w.var(axis=axes, keepdims=True)
+    return (w - mu) / np.sqrt(var + eps)
 
 
-def ws_whole_tensor(W, eps=1e-5):
-    return (W - W.mean()) / np.sqrt(W.var() + eps)
+def ws_whole_tensor(w, eps=1e-5):
+    return (w - w.mean()) / np.sqrt(w.var() + eps)
 
 
-def ws_unbiased(W, eps=1e-5):
-    axes = tuple(range(1, W.ndim))
-    mu, var = W.mean(axis=axes, keepdims=True), W.var(axis=axes, keepdims=True, ddof=1)
-    return (W - mu) / np.sqrt(var + eps)
+def ws_unbiased(w, eps=1e-5):
+    axes = tuple(range(1, w.ndim))
+    mu, var = w.mean(axis=axes, keepdims=True), w.var(axis=axes, keepdims=True, ddof=1)
+    return (w - mu) / np.sqrt(var + eps)
 
 
-def ws_eps_outside_sqrt(W, eps=1e-5):
-    axes = tuple(range(1, W.ndim))
-    mu, var = W.mean(axis=axes, keepdims=True), W.var(axis=axes, keepdims=True)
-    return (W - mu) / (np.sqrt(var) + eps)
+def ws_eps_outside_sqrt(w, eps=1e-5):
+    axes = tuple(range(1, w.ndim))
+    mu, var = w.mean(axis=axes, keepdims=True), w.var(axis=axes, keepdims=True)
+    return (w - mu) / (np.sqrt(var) + eps)
 
 
-def ws_kernel_only(W, eps=1e-5):
-    axes = tuple(range(2, W.ndim))
-    mu, var = W.mean(axis=axes, keepdims=True), W.var(axis=axes, keepdims=True)
-    return (W - mu) / np.sqrt(var + eps)
+def ws_kernel_only(w, eps=1e-5):
+    axes = tuple(range(2, w.ndim))
+    mu, var = w.mean(axis=axes, keepdims=True), w.var(axis=axes, keepdims=True)
+    return (w - mu) / np.sqrt(var + eps)
 
 
 WEIGHT_STANDARDIZATION_MISTAKES = [
     Mistake("the statistics are taken per input channel (over axes 0, 2, 3); lecture 004 standardizes each output "
-            "channel k over m, u, v: axes 1, 2, 3", ws_per_input_channel),
+            "channel k over c, u, v: axes 1, 2, 3", ws_per_input_channel),
     Mistake("one mean and variance for the whole tensor; each output channel (filter) has its own",
             ws_whole_tensor),
-    Mistake("the unbiased variance (ddof=1) is used; sigma_W^2 divides by pqM", ws_unbiased),
+    Mistake("the unbiased variance (ddof=1) is used; sigma_w^2 divides by pqC", ws_unbiased),
     Mistake("eps is added outside the square root", ws_eps_outside_sqrt),
     Mistake("the statistics are taken over the kernel's p x q window only; they run over all input channels too",
             ws_kernel_only),
@@ -1492,12 +1492,12 @@ WEIGHT_STANDARDIZATION_MISTAKES = [
 
 @check("weight_standardize", mistakes=WEIGHT_STANDARDIZATION_MISTAKES, by_hand=True)
 def check_weight_standardize(weight_standardize, rng):
-    """weight_standardize matches lecture 004's formula in torch, for conv (K, M, p, q) and linear (K, M) weights."""
+    """weight_standardize matches lecture 004's formula in torch, for conv (K, C, p, q) and linear (K, C) weights."""
     for shape, eps in [((4, 3, 3, 3), 1e-5), ((8, 2, 5, 5), 1e-5), ((3, 4, 1, 1), 0.1), ((5, 6), 1e-5),
                        ((2, 1, 3, 3), 1e-3)]:
-        W = _scaled_features(rng, shape, axis=0) * 0.1
-        got = weight_standardize(W, eps)
-        expect_close("W_hat", got, reference_weight_standardize(W, eps), inputs=describe_inputs(W=W, eps=eps))
+        w = _scaled_features(rng, shape, axis=0) * 0.1
+        got = weight_standardize(w, eps)
+        expect_close("w_hat", got, reference_weight_standardize(w, eps), inputs=describe_inputs(w=w, eps=eps))
 
 
 CHECKS = [

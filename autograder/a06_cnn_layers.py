@@ -48,7 +48,7 @@ def _expect_pair(what: str, result, inputs: str):
 
 def _expect_triple(what: str, result, inputs: str):
     expect_true(isinstance(result, (tuple, list)) and len(result) == 3,
-                f"{what} should return three gradients (dx, dW, db), got {type(result).__name__}"
+                f"{what} should return three gradients (dx, dw, db), got {type(result).__name__}"
                 f"{' of ' + str(len(result)) + ' items' if isinstance(result, (tuple, list)) else ''} for {inputs}")
 
 
@@ -889,10 +889,10 @@ def check_avg_pool_backward(avg_pool_backward, rng):
 
 
 def _maxout_cases(rng):
-    """(x, W, b): x (N, D), W (k, M, D) (out, in), b (k, M); a square case first, ReLU as maxout, and tied pieces
+    """(x, w, b): x (N, D), w (R, M, D) (out, in), b (R, M); a square case first, ReLU as maxout, and tied pieces
     that win some units on purpose (at every seed, the tie decides part of the gradient)."""
-    for n, d, m, k in [(4, 5, 5, 3), (6, 3, 4, 2), (1, 7, 2, 4), (5, 4, 6, 5)]:
-        yield rng.normal(size=(n, d)), rng.normal(size=(k, m, d)), rng.normal(size=(k, m))
+    for n, d, m, r in [(4, 5, 5, 3), (6, 3, 4, 2), (1, 7, 2, 4), (5, 4, 6, 5)]:
+        yield rng.normal(size=(n, d)), rng.normal(size=(r, m, d)), rng.normal(size=(r, m))
     w, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3))
     w[1], b[1] = 0.0, 0.0                                               # max(x w_1^T + b_1, 0): ReLU as a maxout unit
     yield rng.normal(size=(6, 4)), w, b
@@ -903,33 +903,33 @@ def _maxout_cases(rng):
 
 
 @cached_reference
-def reference_maxout(x, W, b, dout=None):
-    xt, Wt, bt = (_t(a).requires_grad_(True) for a in (x, W, b))
-    out = torch.max(torch.einsum("nd,kmd->nkm", xt, Wt) + bt, dim=1).values
+def reference_maxout(x, w, b, dout=None):
+    xt, wt, bt = (_t(a).requires_grad_(True) for a in (x, w, b))
+    out = torch.max(torch.einsum("nd,rmd->nrm", xt, wt) + bt, dim=1).values
     if dout is None:
         return out
-    return torch.autograd.grad((out * _t(dout)).sum(), (xt, Wt, bt))
+    return torch.autograd.grad((out * _t(dout)).sum(), (xt, wt, bt))
 
 
-def maxout_forward_wrong_axis(x, W, b):
-    z = np.einsum("nd,kmd->nkm", x, W) + b
-    return z.max(axis=2), (x, W, b)
+def maxout_forward_wrong_axis(x, w, b):
+    z = np.einsum("nd,rmd->nrm", x, w) + b
+    return z.max(axis=2), (x, w, b)
 
 
-def maxout_forward_no_bias(x, W, b):
-    z = np.einsum("nd,kmd->nkm", x, W)
-    return z.max(axis=1), (x, W, b)
+def maxout_forward_no_bias(x, w, b):
+    z = np.einsum("nd,rmd->nrm", x, w)
+    return z.max(axis=1), (x, w, b)
 
 
-def maxout_forward_relu(x, W, b):
-    z = np.einsum("nd,kmd->nkm", x, W) + b
-    return np.maximum(0.0, z.max(axis=1)), (x, W, b)
+def maxout_forward_relu(x, w, b):
+    z = np.einsum("nd,rmd->nrm", x, w) + b
+    return np.maximum(0.0, z.max(axis=1)), (x, w, b)
 
 
 MAXOUT_FORWARD_MISTAKES = [
-    Mistake("the maximum is taken over the n_out output units instead of over the k pieces of each unit",
+    Mistake("the maximum is taken over the M units instead of over the R pieces of each unit",
             maxout_forward_wrong_axis),
-    Mistake("the biases b_j are not added to the pieces x w_j^T", maxout_forward_no_bias),
+    Mistake("the biases b_r are not added to the pieces x w_r^T", maxout_forward_no_bias),
     Mistake("a ReLU is applied after the max; maxout is itself the nonlinearity (ReLU is the special case with "
             "one piece fixed at 0)", maxout_forward_relu),
 ]
@@ -937,68 +937,68 @@ MAXOUT_FORWARD_MISTAKES = [
 
 @check("maxout_forward", mistakes=MAXOUT_FORWARD_MISTAKES, by_hand=True)
 def check_maxout_forward(maxout_forward, rng):
-    """maxout_forward(x, W, b)[0] equals torch.max over the pieces x W_j^T + b_j."""
-    for x, W, b in _maxout_cases(rng):
-        inputs = describe_inputs(x=x, W=W, b=b)
-        result = maxout_forward(x, W, b)
+    """maxout_forward(x, w, b)[0] equals torch.max over the pieces x w_r^T + b_r."""
+    for x, w, b in _maxout_cases(rng):
+        inputs = describe_inputs(x=x, w=w, b=b)
+        result = maxout_forward(x, w, b)
         _expect_pair("maxout_forward", result, inputs)
-        expect_close("maxout_forward(x, W, b): out", result[0], reference_maxout(x, W, b), inputs=inputs, **TIGHT)
+        expect_close("maxout_forward(x, w, b): out", result[0], reference_maxout(x, w, b), inputs=inputs, **TIGHT)
 
 
 def maxout_backward_all_pieces(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    dz = np.repeat(dout[:, None, :], W.shape[0], axis=1)
-    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
+    x, w, b = cache[0], cache[1], cache[2]
+    dz = np.repeat(dout[:, None, :], w.shape[0], axis=1)
+    return np.einsum("nrm,rmd->nd", dz, w), np.einsum("nrm,nd->rmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_all_ties(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kmd->nkm", x, W) + b
+    x, w, b = cache[0], cache[1], cache[2]
+    z = np.einsum("nd,rmd->nrm", x, w) + b
     dz = (z == z.max(axis=1, keepdims=True)) * dout[:, None, :]
-    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
+    return np.einsum("nrm,rmd->nd", dz, w), np.einsum("nrm,nd->rmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_untransposed_w(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kmd->nkm", x, W) + b
+    x, w, b = cache[0], cache[1], cache[2]
+    z = np.einsum("nd,rmd->nrm", x, w) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
-    for j in range(W.shape[0]):
-        dz[:, j, :] = (best == j) * dout
-    dx = sum(dz[:, j, :] @ W[j].T for j in range(W.shape[0]))
-    return dx, np.einsum("nkm,nd->kmd", dz, x), dz.sum(axis=0)
+    for r in range(w.shape[0]):
+        dz[:, r, :] = (best == r) * dout
+    dx = sum(dz[:, r, :] @ w[r].T for r in range(w.shape[0]))
+    return dx, np.einsum("nrm,nd->rmd", dz, x), dz.sum(axis=0)
 
 
 def maxout_backward_transposed_dw(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kmd->nkm", x, W) + b
+    x, w, b = cache[0], cache[1], cache[2]
+    z = np.einsum("nd,rmd->nrm", x, w) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
-    for j in range(W.shape[0]):
-        dz[:, j, :] = (best == j) * dout
-    dW = np.stack([x.T @ dz[:, j, :] for j in range(W.shape[0])])
-    return np.einsum("nkm,kmd->nd", dz, W), dW, dz.sum(axis=0)
+    for r in range(w.shape[0]):
+        dz[:, r, :] = (best == r) * dout
+    dw = np.stack([x.T @ dz[:, r, :] for r in range(w.shape[0])])
+    return np.einsum("nrm,rmd->nd", dz, w), dw, dz.sum(axis=0)
 
 
 def maxout_backward_mean(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kmd->nkm", x, W) + b
+    x, w, b = cache[0], cache[1], cache[2]
+    z = np.einsum("nd,rmd->nrm", x, w) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
-    for j in range(W.shape[0]):
-        dz[:, j, :] = (best == j) * dout
+    for r in range(w.shape[0]):
+        dz[:, r, :] = (best == r) * dout
     n = x.shape[0]
-    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x) / n, dz.sum(axis=0) / n
+    return np.einsum("nrm,rmd->nd", dz, w), np.einsum("nrm,nd->rmd", dz, x) / n, dz.sum(axis=0) / n
 
 
 def maxout_backward_db_over_pieces(dout, cache):
-    x, W, b = cache[0], cache[1], cache[2]
-    z = np.einsum("nd,kmd->nkm", x, W) + b
+    x, w, b = cache[0], cache[1], cache[2]
+    z = np.einsum("nd,rmd->nrm", x, w) + b
     best = z.argmax(axis=1)
     dz = np.zeros_like(z)
-    for j in range(W.shape[0]):
-        dz[:, j, :] = (best == j) * dout
-    return np.einsum("nkm,kmd->nd", dz, W), np.einsum("nkm,nd->kmd", dz, x), np.tile(dout.sum(axis=0), (W.shape[0], 1))
+    for r in range(w.shape[0]):
+        dz[:, r, :] = (best == r) * dout
+    return np.einsum("nrm,rmd->nd", dz, w), np.einsum("nrm,nd->rmd", dz, x), np.tile(dout.sum(axis=0), (w.shape[0], 1))
 
 
 ALL_PIECES = "the gradient goes to every piece; only the piece that won the max (the arg-max) receives it"
@@ -1009,29 +1009,29 @@ ALL_TIES = ("the gradient goes to every piece equal to the maximum; when pieces 
 def _maxout_backward_check(name, index, label, mistakes):
     @check(name, functions=("maxout_backward",), mistakes=mistakes, by_hand=True)
     def body(maxout_backward, rng):
-        for x, W, b in _maxout_cases(rng):
-            inputs = describe_inputs(x=x, W=W, b=b)
-            dout = rng.normal(size=(x.shape[0], W.shape[1]))
-            grads = maxout_backward(dout, (x, W, b))   # the cache maxout_forward documents, built here
+        for x, w, b in _maxout_cases(rng):
+            inputs = describe_inputs(x=x, w=w, b=b)
+            dout = rng.normal(size=(x.shape[0], w.shape[1]))
+            grads = maxout_backward(dout, (x, w, b))   # the cache maxout_forward documents, built here
             _expect_triple("maxout_backward", grads, inputs)
-            expect_close(f"maxout_backward(dout, cache): {label}", grads[index], reference_maxout(x, W, b, dout)[index],
+            expect_close(f"maxout_backward(dout, cache): {label}", grads[index], reference_maxout(x, w, b, dout)[index],
                          inputs=inputs, **TIGHT)
     body.description = (f"maxout_backward's {label} equals torch autograd through torch.max over the pieces, given "
-                        "the documented cache (x, W, b), built here.")
+                        "the documented cache (x, w, b), built here.")
     return body
 
 
 check_maxout_dx = _maxout_backward_check("maxout_dx", 0, "dx", [
     Mistake(ALL_PIECES, maxout_backward_all_pieces),
     Mistake(ALL_TIES, maxout_backward_all_ties),
-    Mistake("dx uses W_j^T instead of W_j: dx = sum_j dz_j W_j, with dz_j (N, M) and W_j (M, D)",
+    Mistake("dx uses w_r^T instead of w_r: dx = sum_r dz_r w_r, with dz_r (N, M) and w_r (M, D)",
             maxout_backward_untransposed_w),
 ])
-check_maxout_dw = _maxout_backward_check("maxout_dw", 1, "dW", [
+check_maxout_dw = _maxout_backward_check("maxout_dw", 1, "dw", [
     Mistake(ALL_PIECES, maxout_backward_all_pieces),
     Mistake(ALL_TIES, maxout_backward_all_ties),
-    Mistake("dW_j is transposed: dW_j = dz_j^T x has the shape (M, D) of W_j (out, in)", maxout_backward_transposed_dw),
-    Mistake("dW is averaged over the batch; the gradient of a sum over the batch is the sum",
+    Mistake("dw_r is transposed: dw_r = dz_r^T x has the shape (M, D) of w_r (out, in)", maxout_backward_transposed_dw),
+    Mistake("dw is averaged over the batch; the gradient of a sum over the batch is the sum",
             maxout_backward_mean),
 ])
 check_maxout_db = _maxout_backward_check("maxout_db", 2, "db", [
@@ -1039,7 +1039,7 @@ check_maxout_db = _maxout_backward_check("maxout_db", 2, "db", [
     Mistake(ALL_TIES, maxout_backward_all_ties),
     Mistake("db is averaged over the batch; the gradient of a sum over the batch is the sum",
             maxout_backward_mean),
-    Mistake("every piece's db gets the whole upstream gradient; db_j collects dout only where piece j won",
+    Mistake("every piece's db gets the whole upstream gradient; db_r collects dout only where piece r won",
             maxout_backward_db_over_pieces),
 ])
 
@@ -1048,37 +1048,37 @@ check_maxout_db = _maxout_backward_check("maxout_db", 2, "db", [
 
 
 @cached_reference
-def reference_dense_softmax(x, W, b) -> torch.Tensor:
-    return torch.softmax(F.linear(torch.flatten(_t(x), 1), _t(W), _t(b)), dim=1)
+def reference_dense_softmax(x, A, b) -> torch.Tensor:
+    return torch.softmax(F.linear(torch.flatten(_t(x), 1), _t(A), _t(b)), dim=1)
 
 
-def dense_softmax_channels_last(x, W, b):
+def dense_softmax_channels_last(x, A, b):
     flat = x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1)
-    scores = flat @ W.T + b
+    scores = flat @ A.T + b
     e = np.exp(scores - scores.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def dense_softmax_wrong_axis(x, W, b):
-    scores = x.reshape(x.shape[0], -1) @ W.T + b
+def dense_softmax_wrong_axis(x, A, b):
+    scores = x.reshape(x.shape[0], -1) @ A.T + b
     e = np.exp(scores - scores.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
 
-def dense_softmax_no_shift(x, W, b):
-    scores = x.reshape(x.shape[0], -1) @ W.T + b
+def dense_softmax_no_shift(x, A, b):
+    scores = x.reshape(x.shape[0], -1) @ A.T + b
     e = np.exp(scores)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def dense_softmax_no_bias(x, W, b):
-    scores = x.reshape(x.shape[0], -1) @ W.T
+def dense_softmax_no_bias(x, A, b):
+    scores = x.reshape(x.shape[0], -1) @ A.T
     e = np.exp(scores - scores.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
 DENSE_SOFTMAX_MISTAKES = [
-    Mistake("the feature maps are flattened channels-last (H, W, C order); nn.Flatten and W expect the (C, H, W) "
+    Mistake("the feature maps are flattened channels-last (H, A, C order); nn.Flatten and A expect the (C, H, A) "
             "order of x[n]: x.reshape(N, -1)", dense_softmax_channels_last),
     Mistake("the softmax normalises over the batch axis (axis=0) instead of over the classes of each example",
             dense_softmax_wrong_axis),
@@ -1090,17 +1090,17 @@ DENSE_SOFTMAX_MISTAKES = [
 
 @check("dense_softmax", mistakes=DENSE_SOFTMAX_MISTAKES, by_hand=True)
 def check_dense_softmax(dense_softmax, rng):
-    """dense_softmax(x, W, b) equals softmax(linear(flatten(x, 1), W, b), dim=1), also for huge scores."""
-    for xs, k, scale in [((2, 3, 4, 4), 5, 1.0), ((1, 2, 3, 5), 3, 1.0), ((4, 1, 8, 8), 10, 1.0),
+    """dense_softmax(x, A, b) equals softmax(linear(flatten(x, 1), A, b), dim=1), also for huge scores."""
+    for xs, n_classes, scale in [((2, 3, 4, 4), 5, 1.0), ((1, 2, 3, 5), 3, 1.0), ((4, 1, 8, 8), 10, 1.0),
                          ((3, 4, 2, 2), 1, 1.0), ((2, 3, 2, 3), 4, 300.0)]:
         x = scale * rng.normal(size=xs)
-        W = rng.normal(size=(k, int(np.prod(xs[1:]))))
-        b = rng.normal(size=k)
+        A = rng.normal(size=(n_classes, int(np.prod(xs[1:]))))
+        b = rng.normal(size=n_classes)
         if scale > 1.0:  # the first example's largest score is 1000 on purpose: exp of it overflows, at every seed
-            b += 1000.0 - (x.reshape(xs[0], -1) @ W.T + b)[0].max()
-        got = dense_softmax(x, W, b)
-        expect_close("dense_softmax(x, W, b)", got, reference_dense_softmax(x, W, b),
-                     inputs=describe_inputs(x=x, W=W, b=b), atol=1e-12, rtol=1e-8)
+            b += 1000.0 - (x.reshape(xs[0], -1) @ A.T + b)[0].max()
+        got = dense_softmax(x, A, b)
+        expect_close("dense_softmax(x, A, b)", got, reference_dense_softmax(x, A, b),
+                     inputs=describe_inputs(x=x, A=A, b=b), atol=1e-12, rtol=1e-8)
 
 
 # --- tensor layouts --------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 - scikit-learn's handwritten digits (1797 images of 8x8 pixels, 10 classes) with seeded train/validation/test splits;
 - scikit-learn's two sample photographs (china.jpg and flower.jpg, 427x640x3);
-- MNIST in its IDX files and CIFAR-10 in its "python" batches, read from a folder you downloaded yourself.
+- MNIST in its IDX files and CIFAR-10 in its "python" batches, read from a folder you downloaded yourself;
+- any image data set laid out as root/{train,validation,test}/<class>/*.png|*.jpg (lecture 000's cats vs dogs, for
+  instance), resized to one size, as Keras' image_dataset_from_directory reads it.
 """
 
 from __future__ import annotations
@@ -173,3 +175,90 @@ def load_cifar10(folder: str | Path, kind: str = "train") -> tuple[np.ndarray, n
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
+
+
+# --- image folders (lecture 000's pipeline) -----------------------------------------------------------------------
+
+IMAGE_SPLITS = ("train", "validation", "test")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageFolderError(ValueError):
+    """An image data set's folder or file cannot be used (an empty class, an unreadable image); the message says which."""
+
+
+@dataclass(frozen=True)
+class ImageSplit(Split):
+    """A Split of images: X_*: (n, C, H, W), channels first, float32 in [0, 1] (or uint8 0..255 unscaled);
+    y_*: (n,) int64 indices into class_names, the class folders' names in sorted order."""
+
+    class_names: tuple[str, ...] = ()
+
+
+def _image_files(class_folder: Path) -> list[Path]:
+    """The image files of one class folder, sorted by name (other files and hidden files are ignored, as Keras does)."""
+    files = sorted(path for path in class_folder.iterdir()
+                   if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ImageFolderError(f"{class_folder}: no images in this class folder (expected *.png or *.jpg files)")
+    return files
+
+
+def _read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """One image file, converted to RGB (channels 3) or grayscale (channels 1), resized to size = (height, width)
+    bilinearly: (channels, height, width) uint8."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB" if channels == 3 else "L")
+            image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # PIL takes (width, height)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:  # truncated, corrupt, not an image
+        reason = " ".join(str(error).replace(f" {str(path)!r}", "").split()) or type(error).__name__
+        raise ImageFolderError(f"{path}: not a readable image ({reason})") from None
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def load_image_folders(root: str | Path, size: tuple[int, int] = (180, 180), channels: int = 3,
+                       scale: bool = True) -> ImageSplit:
+    """Images from root/train, root/validation and root/test, one subfolder per class, as lecture 000 reads the
+    cats-vs-dogs images with Keras' image_dataset_from_directory(..., image_size=size) and Rescaling(1./255).
+
+    root: a folder holding train/, validation/ and test/, each with the same class folders of *.png / *.jpg files;
+    size: (height, width) every image is resized to (bilinear); channels: 3 (RGB) or 1 (grayscale);
+    scale: True divides the pixels by 255 (float32 in [0, 1]), False keeps uint8 0..255.
+    Returns an ImageSplit: X_train, X_val, X_test (n, channels, height, width), channels first as PyTorch wants;
+    y_* (n,) int64 labels; class_names: the class folders in sorted order (label k is class_names[k]).
+    Images come in sorted order of class, then file name. Raises DatasetNotFound for a missing folder and
+    ImageFolderError for an empty class, an unreadable image or classes that differ between the splits.
+    """
+    root = Path(root)
+    height, width = size
+    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+        raise ValueError(f"load_image_folders: size must be (height, width) in positive ints, not {size!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"load_image_folders: channels must be 1 (grayscale) or 3 (RGB), not {channels!r}")
+    layout = "expected train/, validation/ and test/ folders with one subfolder of images per class"
+    if not root.is_dir():
+        raise DatasetNotFound(f"{root}: no such folder; {layout}")
+    arrays, class_names = {}, None
+    for split in IMAGE_SPLITS:
+        folder = root / split
+        if not folder.is_dir():
+            raise DatasetNotFound(f"{folder}: no such folder; {layout}")
+        names = tuple(sorted(path.name for path in folder.iterdir() if path.is_dir() and not path.name.startswith(".")))
+        if not names:
+            raise ImageFolderError(f"{folder}: no class folders; {layout}")
+        if class_names is None:
+            class_names = names
+        elif names != class_names:
+            raise ImageFolderError(f"{folder}: classes {list(names)} differ from train's {list(class_names)}")
+        images, labels = [], []
+        for label, name in enumerate(names):
+            for path in _image_files(folder / name):
+                images.append(_read_image(path, (height, width), channels))
+                labels.append(label)
+        X = np.stack(images)
+        arrays[split] = (X.astype(np.float32) / 255 if scale else X, np.asarray(labels, dtype=np.int64))
+    return ImageSplit(*arrays["train"], *arrays["validation"], *arrays["test"], class_names=class_names)
