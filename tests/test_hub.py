@@ -1,9 +1,13 @@
-"""A trial class on JupyterHub, end to end: `course hub` with users the test creates, a student in headless Chromium.
+"""A trial class on JupyterHub, end to end: `course hub` with users the test creates, students in headless Chromium.
 
 The round: the instructor releases 00_getting_started to the exchange; alice and bob log in at the same time, each
 in a browser of their own, and fetch it from the Assignment List; alice validates in JupyterLab, bob (a mistake in
-his work) with nbgrader's command in a shell; both submit from the Assignment List; carol fetches and never submits. The instructor collects, grades (`course grade`, sandboxed), writes and
-releases feedback; each student fetches their own. Then bob tries to read what is not his, the sources included. Runs as root (it creates
+his work) with nbgrader's command in a shell; both submit from the Assignment List, and bob, his mistake fixed,
+submits again with the command (the second counts). The due date passes; carol submits late (with a mistake); dave
+never submits. The instructor collects, grades (`course grade`, sandboxed), writes and releases feedback, and sees
+the class in the formgrader (dave missing, carol after the due date, a submission's LaTeX typeset with the installed
+MathJax); each student who submitted fetches their own feedback. No page may reach beyond the machine and no one is
+asked about Jupyter news. Then bob tries to read what is not his, the sources included. Runs as root (it creates
 users and the hub starts their servers as them) and is skipped with one line otherwise. Users, processes and
 folders are removed even when it fails.
 """
@@ -124,7 +128,9 @@ def end_processes_of(users) -> None:
         except KeyError:
             pass
     for _ in range(3):
-        left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
+        # a killed server stays a zombie until JupyterHub reaps it: nothing to wait for
+        left = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"]
+                and p.info["uids"].real in uids and p.info["status"] != psutil.STATUS_ZOMBIE]
         if not left:
             break
         for process in left:
