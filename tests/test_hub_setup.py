@@ -71,3 +71,4 @@ def test_the_written_configuration_gives_each_user_what_is_theirs(tmp_path, monk
     assert "COURSE_DB_URL" not in environments["alice"] and "PYTHONPATH" not in environments["alice"]
     assert environments[me]["COURSE_DB_URL"] == "postgresql+psycopg://grader@db.example.org/course"
     assert "COURSE_DB_URL" not in settings.Spawner.environment  # the shared dict is left as it was
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600  # the database's address, a password in it, for root alone

@@ -244,6 +244,8 @@ def write_config(hub: Hub) -> Path:
     os.chown(course_config, entry.pw_uid, entry.pw_gid)
 
     config = hub.folder / "jupyterhub_config.py"
+    config.touch(mode=0o600)  # for JupyterHub (root) alone: it may hold the gradebook's COURSE_DB_URL and password
+    config.chmod(0o600)
     config.write_text(f'''"""JupyterHub for a trial class of the course (written by `course hub`)."""
 c = get_config()  # noqa: F821
 
