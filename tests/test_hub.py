@@ -1,15 +1,20 @@
-"""A trial class on JupyterHub, end to end: `course hub` with users the test creates, a student in headless Chromium.
+"""A trial class on JupyterHub, end to end: `course hub` with users the test creates, students in headless Chromium.
 
 The round: the instructor releases 00_getting_started to the exchange; alice and bob log in at the same time, each
 in a browser of their own, and fetch it from the Assignment List; alice validates in JupyterLab, bob (a mistake in
-his work) with nbgrader's command in a shell; both submit from the Assignment List; carol fetches and never submits. The instructor collects, grades (`course grade`, sandboxed), writes and
-releases feedback; each student fetches their own. Then bob tries to read what is not his, the sources included. Runs as root (it creates
+his work) with nbgrader's command in a shell; both submit from the Assignment List, and bob, his mistake fixed,
+submits again with the command (the second counts). The due date passes; carol submits late (with a mistake); dave
+never submits. The instructor collects, grades (`course grade`, sandboxed), writes and releases feedback, and sees
+the class in the formgrader (dave missing, carol after the due date, a submission's LaTeX typeset with the installed
+MathJax); each student who submitted fetches their own feedback. No page may reach beyond the machine and no one is
+asked about Jupyter news. Then bob tries to read what is not his, the sources included. Runs as root (it creates
 users and the hub starts their servers as them) and is skipped with one line otherwise. Users, processes and
 folders are removed even when it fails.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
@@ -56,7 +61,7 @@ class Trial:
 
     def __init__(self, folder: Path, prefix: str, port: int):
         self.folder, self.port = folder, port
-        self.students = {name: f"{prefix}{name}" for name in ("alice", "bob", "carol")}
+        self.students = {name: f"{prefix}{name}" for name in ("alice", "bob", "carol", "dave")}
         self.instructor = f"{prefix}teach"
         self.course_id = course_id()
 
@@ -71,8 +76,8 @@ class Trial:
     def home(self, user: str) -> Path:
         return Path(pwd.getpwnam(user).pw_dir)
 
-    def run(self, user: str, *command: str, check: bool = True, cwd: Path | None = None):
-        """A command as a user types it in their JupyterLab terminal (the environment the hub gives them)."""
+    def environment(self, user: str) -> dict[str, str]:
+        """What a user's JupyterLab terminal runs with (the environment the hub gives them)."""
         entry = pwd.getpwnam(user)
         env = {"HOME": entry.pw_dir, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
                "PATH": f"{self.folder / 'env' / 'bin'}:/usr/bin:/bin",
@@ -82,8 +87,21 @@ class Trial:
         if user == self.instructor:
             env["PYTHONPATH"] = str(REPO_ROOT)
             env["JUPYTER_CONFIG_PATH"] = str(self.folder / "etc" / "jupyter-instructor")
-        result = subprocess.run(command, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], env=env,
-                                cwd=cwd or entry.pw_dir, capture_output=True, text=True, timeout=300)
+        return env
+
+    def start(self, user: str, *command: str, cwd: Path | None = None) -> subprocess.Popen:
+        """A command as a user types it, left running."""
+        entry = pwd.getpwnam(user)
+        return subprocess.Popen(command, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                                env=self.environment(user), cwd=cwd or entry.pw_dir, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def run(self, user: str, *command: str, check: bool = True, cwd: Path | None = None):
+        """A command as a user types it in their JupyterLab terminal."""
+        entry = pwd.getpwnam(user)
+        result = subprocess.run(command, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                                env=self.environment(user), cwd=cwd or entry.pw_dir, capture_output=True, text=True,
+                                timeout=300)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} as {user} failed:\n{result.stdout[-1500:]}\n"
                                  f"{result.stderr[-3000:]}")
@@ -110,7 +128,9 @@ def end_processes_of(users) -> None:
         except KeyError:
             pass
     for _ in range(3):
-        left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
+        # a killed server stays a zombie until JupyterHub reaps it: nothing to wait for
+        left = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"]
+                and p.info["uids"].real in uids and p.info["status"] != psutil.STATUS_ZOMBIE]
         if not left:
             break
         for process in left:
@@ -230,8 +250,9 @@ def test_a_round_through_the_hub(trial):
 
     from autograder import notebooks as nbs
     from tests.browser import lab_page
+    from tests.browser.test_offline_math import MATH_JS, TYPESET_JS
 
-    teacher, alice, bob, carol = trial.instructor, *trial.students.values()
+    teacher, alice, bob, carol, dave = trial.instructor, *trial.students.values()
     course_dir = trial.home(teacher) / trial.course_id
     timings = {}
     started = time.monotonic()
@@ -240,21 +261,28 @@ def test_a_round_through_the_hub(trial):
     trial.run(teacher, "course", "release", ASSIGNMENT, "--course-dir", str(course_dir))
     trial.run(teacher, "nbgrader", "release_assignment", ASSIGNMENT, cwd=course_dir)
     timings["release"] = time.monotonic() - started
+    carol_fetches = trial.start(carol, "nbgrader", "fetch_assignment", ASSIGNMENT)  # while the others log in
 
-    # alice, in her browser: log in, Assignment List, fetch, her work, validate, submit
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    off_machine = []   # every request a page made to elsewhere than the hub: none may leave the machine
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+
+        def log_in(user):
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                (trial.url + "/", "data:", "blob:")) else (off_machine.append(route.request.url), route.abort()))
+            page = context.new_page()
+            page.goto(f"{trial.url}/hub/login")
+            page.fill("#username_input", user)
+            page.fill("#password_input", read_password(trial, user))
+            page.click("#login_submit")
+            return page
+
         try:
             # alice and bob log in at once, each in a browser of their own: the hub starts both servers together
-            pages = {}
-            for student in (alice, bob):
-                pages[student] = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-                pages[student].goto(f"{trial.url}/hub/login")
-                pages[student].fill("#username_input", student)
-                pages[student].fill("#password_input", read_password(trial, student))
-                pages[student].click("#login_submit")
+            pages = {student: log_in(student) for student in (alice, bob)}
             for student in (alice, bob):
                 pages[student].locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=90_000)
             timings["alice's and bob's servers"] = time.monotonic() - started
@@ -269,11 +297,16 @@ def test_a_round_through_the_hub(trial):
                 assert work.exists() and work.stat().st_uid == pwd.getpwnam(student).pw_uid
                 write_as(trial, student, work, solved_notebook(trial, mistake=mistake))
 
-            # bob validates in a shell (his mistake is named), then submits from his Assignment List
+            # bob validates in a shell (his mistake is named), submits from his Assignment List, then fixes his
+            # work and submits again with the command: the second submission is the one that counts
             validated = trial.run(bob, "nbgrader", "validate", f"{ASSIGNMENT}/{NOTEBOOK}", check=False)
             assert "rel_error" in validated.stdout + validated.stderr
             lab_page.assignment_list_action(pages[bob], "fetched", ASSIGNMENT, "Submit")
-            trial.run(carol, "nbgrader", "fetch_assignment", ASSIGNMENT)   # carol fetches and never submits
+            write_as(trial, bob, trial.home(bob) / ASSIGNMENT / NOTEBOOK, solved_notebook(trial, mistake=False))
+            trial.run(bob, "nbgrader", "submit", ASSIGNMENT)
+            submissions_of_bob = [p for p in (trial.folder / "exchange" / trial.course_id / "inbound").iterdir()
+                                  if p.name.startswith(f"{bob}+{ASSIGNMENT}+")]
+            assert len(submissions_of_bob) == 2, submissions_of_bob
 
             # alice validates from the notebook's toolbar and submits from the Assignment List
             page.locator(".jp-DirListing-item", has_text=ASSIGNMENT).dblclick()
@@ -284,28 +317,31 @@ def test_a_round_through_the_hub(trial):
             timings["alice's server and idle kernel, MiB"] = memory_of(alice) / 2**20
             lab_page.open_assignment_list(page)
             lab_page.assignment_list_action(page, "fetched", ASSIGNMENT, "Submit")
+
+            # the due date passes (the instructor sets it to now); then carol submits her work (with a mistake),
+            # late; dave never submits
+            finished(carol_fetches)
+            due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+            trial.run(teacher, "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}", cwd=course_dir)
+            write_as(trial, carol, trial.home(carol) / ASSIGNMENT / NOTEBOOK, solved_notebook(trial, mistake=True))
+            trial.run(carol, "nbgrader", "submit", ASSIGNMENT)
             timings["students submitted"] = time.monotonic() - started
 
             # the instructor: collect, grade in the sandbox, feedback, release it
             trial.run(teacher, "nbgrader", "collect", ASSIGNMENT, cwd=course_dir)
             graded = trial.run(teacher, "course", "grade", ASSIGNMENT, "--course-dir", str(course_dir), "--jobs", "1")
-            assert "graded now: 2" in graded.stdout, graded.stdout
+            assert "graded now: 3" in graded.stdout, graded.stdout
             trial.run(teacher, "course", "feedback", ASSIGNMENT, "--course-dir", str(course_dir))
             trial.run(teacher, "nbgrader", "release_feedback", ASSIGNMENT, cwd=course_dir)
             timings["graded and feedback released"] = time.monotonic() - started
 
             # the instructor's JupyterLab offers the formgrader, which shows the class; a student's does not
-            pages[teacher] = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            pages[teacher].goto(f"{trial.url}/hub/login")
-            pages[teacher].fill("#username_input", teacher)
-            pages[teacher].fill("#password_input", read_password(trial, teacher))
-            pages[teacher].click("#login_submit")
+            pages[teacher] = log_in(teacher)
             pages[teacher].locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=90_000)
             formgrader_item = ".lm-Menu-item[data-command='nbgrader:open-formgrader']:not(.lm-mod-hidden)"
             pages[teacher].locator(".lm-MenuBar-item", has_text="Nbgrader").click()
-            pages[teacher].locator(formgrader_item).wait_for(timeout=30_000)
-            pages[teacher].keyboard.press("Escape")
-            formgrader = lab_page.open_formgrader(pages[teacher])
+            pages[teacher].locator(formgrader_item).click(timeout=30_000)
+            formgrader = pages[teacher].frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe")
             row = formgrader.locator("tr", has_text=ASSIGNMENT).first
             row.wait_for(timeout=60_000)
             row.scroll_into_view_if_needed()
@@ -315,7 +351,51 @@ def test_a_round_through_the_hub(trial):
             assert page.locator(formgrader_item).count() == 0
             page.keyboard.press("Escape")
 
-            # alice fetches her feedback from the Assignment List, bob with the command
+            # the formgrader's view of the class: bob's second submission graded, carol's late, dave's missing
+            api = f"{trial.url}/user/{teacher}/formgrader/api"
+            listed = {s["id"] for s in formgrader_json(pages[teacher], f"{api}/students")}
+            assert {alice, bob, carol, dave} <= listed
+            by_student = {}
+            for student in (alice, bob, carol, dave):
+                (by_student[student],) = [s for s in formgrader_json(pages[teacher],
+                                                                     f"{api}/student_submissions/{student}")
+                                          if s["name"] == ASSIGNMENT]
+            assert [by_student[s]["submitted"] for s in (alice, bob, carol, dave)] == [True, True, True, False]
+            due_date = datetime.datetime.fromisoformat(
+                formgrader_json(pages[teacher], f"{api}/assignment/{ASSIGNMENT}")["duedate"])
+            submitted_at = {s: datetime.datetime.fromisoformat(by_student[s]["timestamp"]) for s in (alice, bob, carol)}
+            assert submitted_at[alice] < due_date and submitted_at[bob] < due_date < submitted_at[carol]
+            assert by_student[alice]["score"] == by_student[bob]["score"] > by_student[carol]["score"]
+
+            # the instructor's view of a submission typesets its LaTeX with the MathJax the server installed
+            (notebook,) = formgrader_json(pages[teacher], f"{api}/submitted_notebooks/{ASSIGNMENT}/"
+                                                          f"{NOTEBOOK[:-len('.ipynb')]}")[:1]
+            view = pages[teacher].context.new_page()
+            pages["submission view"] = view
+            console = []
+            view.on("console", lambda message: console.append(message.text))
+            view.on("requestfailed", lambda request: console.append(f"failed {request.url}"))
+            view.goto(f"{trial.url}/user/{teacher}/formgrader/submissions/{notebook['id']}/")
+            try:
+                view.wait_for_function(TYPESET_JS, timeout=60_000)
+            except Exception:
+                scripts = view.evaluate("() => Array.from(document.scripts).map(s => s.src).filter(Boolean)")
+                raise AssertionError(f"not typeset: {view.url} {view.title()!r}; scripts {scripts}; off the "
+                                     f"machine {off_machine}; console {console[-10:]}") from None
+            formulas, rendered, failed = view.evaluate(MATH_JS)
+            assert formulas > 3 and rendered == formulas and failed == 0, (formulas, rendered, failed)
+            (mathjax,) = view.evaluate("() => Array.from(document.scripts).map(s => s.src).filter(s => "
+                                       "s.includes('MathJax.js'))")
+            assert mathjax.startswith(f"{trial.url}/user/{teacher}/static/jupyter_server_mathjax/MathJax.js?"), mathjax
+
+            # no one's JupyterLab asks about Jupyter news: the plugin is off, and no such prompt is on the page
+            for user in (alice, teacher):
+                disabled = pages[user].evaluate(
+                    "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).disabledExtensions")
+                assert "@jupyterlab/apputils-extension:announcements" in disabled, disabled
+                assert pages[user].get_by_text("notified about").count() == 0
+
+            # alice fetches her feedback from the Assignment List, bob and carol with the command
             page.reload()
             page.locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=60_000)
             lab_page.open_assignment_list(page)
@@ -329,26 +409,34 @@ def test_a_round_through_the_hub(trial):
             raise
         finally:
             browser.close()
+    assert off_machine == []
     trial.run(bob, "nbgrader", "fetch_feedback", ASSIGNMENT)
+    trial.run(carol, "nbgrader", "fetch_feedback", ASSIGNMENT)
     timings["feedback fetched"] = time.monotonic() - started
 
-    # each got their own feedback: points and the checks' messages, never the hidden tests
+    # each got their own feedback: points and the checks' messages, never the hidden tests; dave none
     hidden = [line.strip() for cell in nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK).cells
               if "BEGIN HIDDEN TESTS" in cell.source
               for line in cell.source.split("BEGIN HIDDEN TESTS")[1].split("END HIDDEN TESTS")[0].splitlines()[1:]
               if len(line.strip()) > 8]
     assert hidden
-    for student in (alice, bob):
+    html = {}
+    for student in (alice, bob, carol):
         (feedback,) = (trial.home(student) / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK[:-6]}.html")
-        html = feedback.read_text()
-        assert "Score" in html and not [line for line in hidden if line in html]
-    assert not (trial.home(carol) / ASSIGNMENT / "feedback").exists()
+        html[student] = feedback.read_text()
+        assert "Score" in html[student] and not [line for line in hidden if line in html[student]]
+    # carol's mistake is named in her feedback; bob's first submission, which had it, was not graded
+    assert "Likely mistake" in html[carol] and "Likely mistake" not in html[bob]
+    assert not (course_dir / "feedback" / dave).exists()
+    assert len(list((trial.folder / "exchange" / trial.course_id / "feedback").iterdir())) == 3
 
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
         scores = {(s.student_id, g.name): g.auto_score for s in gradebook.assignment_submissions(ASSIGNMENT)
                   for n in s.notebooks for g in n.grades}
-    assert scores[alice, "rel_error_tests"] == 2.0 and scores[bob, "rel_error_tests"] == 0.0
-    assert {student for student, _ in scores} == {alice, bob}
+        late = {s.student_id: s.total_seconds_late for s in gradebook.assignment_submissions(ASSIGNMENT)}
+    assert [scores[s, "rel_error_tests"] for s in (alice, bob, carol)] == [2.0, 2.0, 0.0]
+    assert {student for student, _ in scores} == {alice, bob, carol}
+    assert late[alice] == late[bob] == 0 and late[carol] > 0
 
     # isolation: bob tries to read alice's work and feedback, the exchange's inbox and feedback, the gradebook
     exchange = trial.folder / "exchange" / trial.course_id
@@ -376,6 +464,18 @@ for what, path in {json.dumps({k: str(v) for k, v in targets.items()})}.items():
 print(json.dumps(outcome))""")
     assert all(result == "PermissionError" for result in attempts.values()), attempts
     print("round timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+def formgrader_json(page, url: str):
+    """A GET of the formgrader's REST API with the instructor's browser session (their hub login)."""
+    answer = page.request.get(url)
+    assert answer.ok, f"{url}: {answer.status} {answer.text()[:300]}"
+    return answer.json()
+
+
+def finished(process: subprocess.Popen) -> None:
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, f"{process.args} failed:\n{out[-1500:]}\n{err[-3000:]}"
 
 
 def memory_of(user: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,25 +147,31 @@ def test_grade_feedback_and_export_use_the_postgresql_gradebook(graded_by_one, t
     assert float(by_student["student01"]["score"]) > float(by_student["student00"]["score"])
 
 
-def test_two_shards_at_once_with_one_killed_and_resumed_grade_exactly_what_one_grader_does(
+def test_two_shards_on_two_machines_with_one_killed_and_resumed_grade_exactly_what_one_grader_does(
         server, graded_by_one, tmp_path):
-    single_url, _, students = graded_by_one
+    """Two machines, each with its own copy of the course directory, grade one half of the class each into one
+    PostgreSQL gradebook at the same time; the first is killed mid-run and resumed. The instructor then gathers the
+    second machine's autograded/ into their own (docs/deployment.md: `rsync -a`), and feedback is made from it."""
+    single_url, single_folder, students = graded_by_one
     _, first_part = students_in_two_shards()
     slow = first_part[-1]   # graded last in part 1: the part is killed while it sleeps, the rest of it saved
     sharded_url = server.create_database("sharded")
-    sharded = released_class(tmp_path / "sharded", sharded_url, students, slow)
+    machine = {1: released_class(tmp_path / "instructor", sharded_url, students, slow)}
+    machine[2] = tmp_path / "second-machine"
+    shutil.copytree(machine[1], machine[2])   # the course directory with submitted/, as copied to another machine
 
-    part = {i: course("grade", sharded_url, ASSIGNMENT, "--course-dir", str(sharded), "--jobs", "1",
+    part = {i: course("grade", sharded_url, ASSIGNMENT, "--course-dir", str(machine[i]), "--jobs", "1",
                       "--shard", f"{i}/2") for i in (1, 2)}
-    saved = sharded / "autograded"
     deadline = time.monotonic() + 300
-    while len(list(saved.glob(f"*/{ASSIGNMENT}/{NOTEBOOK}"))) < len(students) - 1 and time.monotonic() < deadline:
+    while (sum(len(list((machine[i] / "autograded").glob(f"*/{ASSIGNMENT}/{NOTEBOOK}"))) for i in (1, 2))
+           < len(students) - 1 and time.monotonic() < deadline):
         time.sleep(0.05)
-    assert not (saved / slow).exists() and part[1].poll() is None, "part 1 ended before it could be killed"
+    assert not (machine[1] / "autograded" / slow).exists() and part[1].poll() is None, \
+        "part 1 ended before it could be killed"
     os.killpg(part[1].pid, signal.SIGKILL)
     part[1].wait()
     finished(part[2])
-    resumed = finished(course("grade", sharded_url, ASSIGNMENT, "--course-dir", str(sharded), "--jobs", "1",
+    resumed = finished(course("grade", sharded_url, ASSIGNMENT, "--course-dir", str(machine[1]), "--jobs", "1",
                               "--shard", "1/2"))
     assert f"graded now: 1, already graded: {len(first_part) - 1}" in resumed
 
@@ -173,3 +180,46 @@ def test_two_shards_at_once_with_one_killed_and_resumed_grade_exactly_what_one_g
     assert got["counts"]["submitted_assignment"] == got["counts"]["student"] == len(students)
     grade_cells = [c for c in nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK).cells if nbs.is_grade(c)]
     assert got["counts"]["grade"] == len(grade_cells) * len(students)
+
+    # each machine graded its own students only; gathered, the instructor's autograded/ is one grader's
+    graded_on = {i: {p.name for p in (machine[i] / "autograded").iterdir()} for i in (1, 2)}
+    assert graded_on[1] == set(first_part) and graded_on[2] == set(students) - set(first_part)
+    shutil.copytree(machine[2] / "autograded", machine[1] / "autograded", dirs_exist_ok=True)
+    assert (sorted(p.relative_to(machine[1] / "autograded") for p in (machine[1] / "autograded").rglob("*"))
+            == sorted(p.relative_to(single_folder / "autograded") for p in (single_folder / "autograded").rglob("*")))
+    finished(course("feedback", sharded_url, ASSIGNMENT, "--course-dir", str(machine[1])))
+    for student, kind in students.items():
+        html = (machine[1] / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+        assert ("Likely mistake" in html) == (kind == "wrong"), student
+
+
+def test_the_formgrader_lists_the_class_graded_into_postgresql(graded_by_one, tmp_path, monkeypatch):
+    """The instructor's formgrader, in a Jupyter server started with COURSE_DB_URL, reads the PostgreSQL gradebook:
+    its REST API lists every graded submission with the points `course grade` stored (no SQLite file appears)."""
+    import json
+    import urllib.request
+
+    from tests.browser.server import JupyterLab
+
+    url, folder, students = graded_by_one
+    (folder / "nbgrader_config.py").write_text(  # the server's course directory: this class, the course's sources
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(folder)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(SOURCE_ROOT)!r}\n")
+    monkeypatch.setenv("COURSE_DB_URL", url)
+    lab = JupyterLab(folder, tmp_path / "jupyter-home").start()
+    try:
+        request = urllib.request.Request(f"{lab.url}/formgrader/api/submissions/{ASSIGNMENT}",
+                                         headers={"Authorization": f"token {lab.token}"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            listed = json.loads(answer.read())
+    finally:
+        lab.stop()
+    totals = {}
+    for row in gradebook_contents(url)["rows"]:
+        if row[0] == "grade":
+            totals[row[1]] = totals.get(row[1], 0.0) + (row[4] or 0.0)
+    assert {s["student"]: (s["autograded"], s["score"]) for s in listed} == {
+        student: (True, totals[student]) for student in students}
+    assert len({score for _, score in totals.items()}) == 2  # right and wrong submissions differ
+    assert not (folder / "gradebook.db").exists()

@@ -11,7 +11,10 @@ What it sets up, in a hub folder (build/hub by default), as root:
   packages, and the student package (`make student-wheel`: `course` without the graders) installed into it;
 - the clone's source notebooks, worked solutions and graders closed to everyone but the instructor's group;
 - for the instructor, a course directory in their home (release/, submitted/, autograded/, feedback/, the
-  gradebook) with the formgrader and the `course` command pointed at it;
+  gradebook, which lists the class's students from the start) with the formgrader and the `course` command pointed
+  at it; the course directory's nbgrader_config.py loads the clone's, so the formgrader typesets LaTeX with the
+  installed MathJax;
+- in no one's JupyterLab the prompt about Jupyter news;
 - jupyterhub_config.py, then JupyterHub itself, on 127.0.0.1, behind configurable-http-proxy from npm
   (`make hub-proxy` installs the pinned version into hub/node_modules).
 The course id comes from nbgrader_config.py. Nothing here downloads: every package is already installed.
@@ -43,6 +46,9 @@ STUDENT_DISABLED_EXTENSIONS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrade
                                "@jupyter/nbgrader:create-assignment"]
 STUDENT_SERVER_EXTENSIONS = {"nbgrader.server_extensions.formgrader": False,
                              "nbgrader.server_extensions.course_list": False}
+# what no one's JupyterLab on the hub shows: the "Would you like to get notified about Jupyter news?" prompt (its
+# answer would make each server fetch news from the web)
+EVERYONE_DISABLED_EXTENSIONS = ["@jupyterlab/apputils-extension:announcements"]
 
 
 @dataclass(frozen=True)
@@ -206,10 +212,12 @@ def write_config(hub: Hub) -> Path:
     (hub.instructor_config_dir / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}},
         indent=1))
-    labconfig = hub.config_dir / "labconfig"
-    labconfig.mkdir(exist_ok=True)
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {name: True for name in STUDENT_DISABLED_EXTENSIONS}}, indent=1))
+    for folder, disabled in ((hub.config_dir, STUDENT_DISABLED_EXTENSIONS + EVERYONE_DISABLED_EXTENSIONS),
+                             (hub.instructor_config_dir, EVERYONE_DISABLED_EXTENSIONS)):
+        labconfig = folder / "labconfig"
+        labconfig.mkdir(exist_ok=True)
+        (labconfig / "page_config.json").write_text(json.dumps(
+            {"disabledExtensions": {name: True for name in disabled}}, indent=1))
 
     # the instructor's own nbgrader configuration (~/.jupyter): the formgrader and the exchange commands work on
     # their course directory, with the course's sources
@@ -223,8 +231,21 @@ def write_config(hub: Hub) -> Path:
         f"c.CourseDirectory.source_directory = {str(SOURCE_ROOT)!r}\n"
         f"c.Exchange.root = {str(hub.exchange)!r}\n")
     _give(jupyter_dir, hub.instructor)
+    # the course directory's own nbgrader_config.py: the course's settings (the clone's nbgrader_config.py, with the
+    # templates that typeset LaTeX with the installed MathJax). The formgrader reads this file after its built-in
+    # defaults, which override what ~/.jupyter says of the templates.
+    course_config = hub.course_dir() / "nbgrader_config.py"
+    course_config.write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(REPO_ROOT / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(hub.course_dir())!r}\n"
+        f"c.CourseDirectory.source_directory = {str(SOURCE_ROOT)!r}\n")
+    entry = pwd.getpwnam(hub.instructor)
+    os.chown(course_config, entry.pw_uid, entry.pw_gid)
 
     config = hub.folder / "jupyterhub_config.py"
+    config.touch(mode=0o600)  # for JupyterHub (root) alone: it may hold the gradebook's COURSE_DB_URL and password
+    config.chmod(0o600)
     config.write_text(f'''"""JupyterHub for a trial class of the course (written by `course hub`)."""
 c = get_config()  # noqa: F821
 
@@ -255,8 +276,7 @@ def instructor_tools(spawner):
     """The instructor's server also imports the course's graders (the clone), so `course grade` runs there, and
     keeps the formgrader and the instructor's tools that students' servers turn off."""
     if spawner.user.name == {hub.instructor!r}:  # a new dict: the configured one may be shared by every spawner
-        spawner.environment = dict(spawner.environment, PYTHONPATH={str(REPO_ROOT)!r},
-                                   JUPYTER_CONFIG_PATH={str(hub.instructor_config_dir)!r})
+        spawner.environment = dict(spawner.environment, **{instructor_only_environment(hub)!r})
 
 
 c.Spawner.pre_spawn_hook = instructor_tools
@@ -312,6 +332,35 @@ def prepare_course_dir(hub: Hub) -> None:
     _give(folder, hub.instructor)
 
 
+def instructor_only_environment(hub: Hub) -> dict[str, str]:
+    """What the instructor's server has and students' do not: the clone's graders on the path, their Jupyter
+    settings, and the gradebook's database when `course hub` was started with COURSE_DB_URL (docs/deployment.md)."""
+    env = {"PYTHONPATH": str(REPO_ROOT), "JUPYTER_CONFIG_PATH": str(hub.instructor_config_dir)}
+    if os.environ.get("COURSE_DB_URL"):
+        env["COURSE_DB_URL"] = os.environ["COURSE_DB_URL"]
+    return env
+
+
+def instructor_environment(hub: Hub) -> dict[str, str]:
+    """What a command of the instructor runs with, as in a terminal of their JupyterLab."""
+    return {"HOME": str(hub.home(hub.instructor)), "USER": hub.instructor, "LOGNAME": hub.instructor,
+            "LANG": "C.UTF-8", "PATH": f"{hub.env / 'bin'}:/usr/bin:/bin", **instructor_only_environment(hub)}
+
+
+def register_students(hub: Hub) -> None:
+    """The class's students in the instructor's gradebook (`nbgrader db student import`, run as the instructor), so
+    the formgrader lists everyone, a student who never submits as missing."""
+    roster = hub.course_dir() / "roster.csv"
+    roster.write_text("id\n" + "".join(f"{student}\n" for student in hub.students))
+    entry = pwd.getpwnam(hub.instructor)
+    os.chown(roster, entry.pw_uid, entry.pw_gid)
+    imported = subprocess.run([str(hub.python), "-m", "nbgrader", "db", "student", "import", roster.name],
+                              cwd=hub.course_dir(), env=instructor_environment(hub), user=entry.pw_uid,
+                              group=entry.pw_gid, extra_groups=[], capture_output=True, text=True)
+    if imported.returncode != 0:
+        raise CourseError(f"the class's students could not be put in the gradebook: {imported.stderr.strip()[-500:]}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -335,6 +384,7 @@ def set_up(folder: Path, students: tuple[str, ...], instructor: str, port: int, 
     prepare_course_dir(hub)
     close_instructor_only(hub)
     write_config(hub)
+    register_students(hub)
     return hub
 
 
