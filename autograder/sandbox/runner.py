@@ -137,6 +137,16 @@ def describe(value):
         return {"kind": "other", "type": type(value).__name__}
 
 
+def _failed_line(error: BaseException, code: types.CodeType | None) -> int | None:
+    """The line of `code`'s top level at which `error` left it, if it did."""
+    tb = error.__traceback__ if code is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return None
+
+
 def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
@@ -183,22 +193,45 @@ class Executor:
         return {"ok": True}
 
     def replay(self, request) -> dict:
-        """Run cells for the process that calls functions graded by hand: statement by statement, going on after
-        one fails (a line that uses torch fails here, and the definitions after it must still be made). Their
-        results count for nothing. Reports the first use of torch's stand-in, if any."""
+        """Run cells for the process that calls functions graded by hand, going on after a statement that fails (a
+        line that uses torch fails here, and the definitions after it must still be made). Their results count for
+        nothing. Reports the first use of torch's stand-in, if any."""
         torch_stand_in.first_use = None
         for source, name in request["cells"]:
-            try:
-                statements = ast.parse(source, name).body
-            except BaseException:  # SyntaxError, ValueError (a null byte), RecursionError, ...
-                continue
-            for statement in statements:
-                try:
-                    exec(compile(ast.Module([statement], []), name, "exec"), self.namespace)
-                except BaseException:
-                    pass
+            self.run_on_past_errors(source, name)
         self.output.take()  # what they printed is not wanted
         return {"ok": True, "torch": torch_stand_in.first_use}
+
+    def run_on_past_errors(self, source: str, name: str) -> None:
+        """Run a cell whole (most run without error); where a top-level statement fails, go on with the statements
+        that begin on a later line."""
+        code = None
+        try:
+            code = compile(source, name, "exec")
+            exec(code, self.namespace)
+            return
+        except BaseException as error:  # SyntaxError too: then nothing ran
+            line = _failed_line(error, code)
+        if line is None:
+            return
+        try:
+            statements = ast.parse(source, name).body
+        except BaseException:
+            return
+        while statements:
+            left = [s for s in statements if s.lineno > line]
+            statements = left if len(left) < len(statements) else statements[1:]  # always a step on
+            if not statements:
+                return
+            code = None
+            try:
+                code = compile(ast.Module(statements, []), name, "exec")
+                exec(code, self.namespace)
+                return
+            except BaseException as error:
+                line = _failed_line(error, code)
+                if line is None:
+                    return
 
     def describe_names(self, request) -> dict:
         found = {}
