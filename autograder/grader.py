@@ -9,6 +9,11 @@ a cell pass.
 
 When the student's process dies or overruns its time (crash, os._exit, an endless loop), that cell fails, a new
 process is started and the cells that ran before are replayed, and grading goes on with the next cell.
+
+A function graded by hand is called in a second student process, in the sandbox's twin without torch
+(Sandbox.by_hand): before its first call, and before each later one, the cells that ran since are replayed there
+(all but test cells, whose visible checks use torch). So torch cannot do the work by any path, whatever the code
+names; the reading of the source (by_hand.py) stays as a second line, and names what it finds.
 """
 
 from __future__ import annotations
@@ -98,7 +103,10 @@ class RemoteHandle(Handle):
             raise StudentError(f"{self.name} called {reply['torch']}: this exercise is by hand, "
                                "use numpy only (no torch, no autograd)")
         if not reply.get("ok"):
-            raise StudentError(failed_call(self.name, reply.get("error")))
+            cause = self.session.torch_in_cells if self.by_hand else None
+            raise StudentError(failed_call(self.name, reply.get("error")) + (
+                f" (functions graded by hand run without torch, and the notebook's use of {cause} failed there)"
+                if cause else ""))
         try:
             return to_plain(reply.get("result"), f"what {self.name} returned")
         except NotPlainData as error:
@@ -142,19 +150,25 @@ class StudentSession:
         self.sandbox_restarts = 0
         self.lent: set[str] = set()  # functions whose reference stood in for them during a call (Handle.stand_ins)
         self.executor = self._spawn()
+        # the process without torch for functions graded by hand, started at their first call
+        self.by_hand_executor = None
+        self.by_hand_cells: list[tuple[str, str]] = []  # the cells it runs, in order ...
+        self.by_hand_ran = 0                            # ... of which it has run this many
+        self.torch_in_cells: str | None = None          # the first use of torch's stand-in by those cells
 
-    def _spawn(self):
+    def _spawn(self, sandbox: Sandbox | None = None):
+        sandbox = sandbox or self.sandbox
         try:
-            return self.sandbox.spawn()
+            return sandbox.spawn()
         except SandboxDied:
-            self._restart_sandbox()
-            return self.sandbox.spawn()
+            self._restart_sandbox(sandbox)
+            return sandbox.spawn()
 
-    def _restart_sandbox(self) -> None:
+    def _restart_sandbox(self, sandbox: Sandbox | None = None) -> None:
         self.sandbox_restarts += 1
         if self.sandbox_restarts > self.MAX_SANDBOX_RESTARTS:
             raise ExecutorDied("the student's code keeps killing the sandbox")
-        self.sandbox.restart()
+        (sandbox or self.sandbox).restart()
 
     def _timeout(self) -> float:
         remaining = self.deadline - time.monotonic()
@@ -172,14 +186,17 @@ class StudentSession:
             except ExecutorDied:
                 self.executor = self._spawn()
 
-    def run_cell(self, source: str, name: str, keep: bool = True) -> dict:
-        """Execute a cell; a cell that ran without error is replayed after a restart (when keep).
+    def run_cell(self, source: str, name: str, keep: bool = True, by_hand_too: bool = True) -> dict:
+        """Execute a cell; a cell that ran without error is replayed after a restart (when keep). by_hand_too: the
+        process for functions graded by hand runs it as well, unless it stopped the student's process here.
 
         A cell after which the sandbox no longer answers killed it: the cell fails, the sandbox is started anew
         and the earlier cells are replayed. So it is after a MemoryError, which may leave the memory taken.
         """
         self.restart_if_dead()
         self.source.ran(source)
+        if by_hand_too:  # taken back below if it stops the process
+            self.by_hand_cells.append((source, name))
         try:
             reply = self.executor.exec_cell(source, name, self._timeout())
         except ExecutorTimedOut as died:
@@ -190,6 +207,8 @@ class StudentSession:
             reply = {"ok": False, "error": f"StudentError: the student process stopped during this cell ({died}), "
                                            "stopped by this cell or by something an earlier cell started",
                      "stdout": ""}
+        if by_hand_too and (self.executor.dead or str(reply.get("error", "")).startswith("MemoryError")):
+            self.by_hand_cells.pop()
         if not self.sandbox.alive():
             self.executor.kill()
             self._restart_sandbox()
@@ -208,12 +227,29 @@ class StudentSession:
 
     def call(self, name, args, kwargs, by_hand, stand_ins: dict | None = None) -> dict:
         try:
-            return self.executor.call(name, args, kwargs, by_hand, self._timeout(), stand_ins)
+            executor = self._by_hand_executor() if by_hand else self.executor
+            return executor.call(name, args, kwargs, by_hand, self._timeout(), stand_ins)
         except ExecutorDied as died:
             raise StudentError(f"{name}: {died}") from None
 
+    def _by_hand_executor(self):
+        """The process without torch, started if need be, with every cell that ran so far run in it too (within the
+        notebook's time left: each ran within the cell limit here)."""
+        if self.by_hand_executor is None or self.by_hand_executor.dead:
+            self.by_hand_executor = self._spawn(self.sandbox.by_hand)
+            self.by_hand_ran, self.torch_in_cells = 0, None
+        if self.by_hand_ran < len(self.by_hand_cells):
+            self._timeout()  # ExecutorDied when the notebook's time is used up
+            reply = self.by_hand_executor.replay(self.by_hand_cells[self.by_hand_ran:],
+                                                 self.deadline - time.monotonic())
+            self.by_hand_ran = len(self.by_hand_cells)
+            self.torch_in_cells = self.torch_in_cells or reply.get("torch")
+        return self.by_hand_executor
+
     def close(self) -> None:
         self.executor.kill()
+        if self.by_hand_executor is not None:
+            self.by_hand_executor.kill()
 
 
 @functools.lru_cache(maxsize=1024)  # test cells are the course's own: the same in every submission
@@ -309,7 +345,7 @@ def grade_test_cell(session: StudentSession, source: str, name: str) -> tuple[bo
     """
     hidden, visible = nbs.hidden_tests(source), nbs.remove_hidden_tests(source)
     if not hidden.strip():
-        reply = session.run_cell(visible, name, keep=True)
+        reply = session.run_cell(visible, name, keep=True, by_hand_too=False)
         passed, printed, message = run_test_cell(session, source, name)
         return passed, reply.get("stdout", "") + printed, message
     hidden_first = source.lstrip().startswith(nbs.HIDDEN_BEGIN)
@@ -319,7 +355,7 @@ def grade_test_cell(session: StudentSession, source: str, name: str) -> tuple[bo
         if not passed:
             return False, printed, message
     if visible.strip():
-        reply = session.run_cell(visible, name, keep=True)
+        reply = session.run_cell(visible, name, keep=True, by_hand_too=False)
         printed += reply.get("stdout", "")
         if not reply.get("ok"):
             return False, printed, reply.get("error", "Error: the cell failed")

@@ -160,7 +160,8 @@ def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts)
     mine = free.get()
     for index, sandbox in enumerate(sandboxes):
         if index != mine:
-            sandbox.control.close()  # our copy of another worker's line
+            sandbox.control.close()  # our copies of another worker's lines
+            sandbox.by_hand.control.close()
     _sandbox = sandboxes[mine]
     _sandbox.share_cpu()  # see cpu_plan
     _sandbox.wait_ready()

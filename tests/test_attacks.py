@@ -100,7 +100,8 @@ def test_every_lost_point_has_a_reason(attacked_class):
 
 
 def test_attacks_lose_their_points_to_what_is_meant_to_catch_them(attacked_class):
-    """The torch attacks are correct code otherwise: only reading the source for torch can fail them."""
+    """The torch attacks are correct code otherwise: only the process without torch in which functions graded by
+    hand are called, or the reading of the source for torch, can fail them."""
     _, catalogue, report, _ = attacked_class
     for attack in (a for a in catalogue if a.reason):
         reasons = [r.reason for r in report.rows if r.student == attack.name and r.points is not None

@@ -1,6 +1,7 @@
 """Noticing torch in code that must be written by hand, from inside the process that runs it.
 
-Standalone (standard library only): it is also mounted into the sandbox, where `autograder` is not importable.
+Used by the handle of a notebook's own kernel (handle.LocalHandle). `course grade` has no need of it: it calls a
+function graded by hand in a sandbox where torch is not there at all (worker.py, torch_stand_in.py).
 """
 
 from __future__ import annotations

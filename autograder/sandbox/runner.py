@@ -7,10 +7,15 @@ functions with plain data (see wire.py). "reap" kills every other process in the
 folder and /tmp, so nothing a submission started survives it. The fork server is non-dumpable (not_dumpable), so
 no process in the sandbox can read, write or trace it or another executor. This file trusts nothing it runs and is trusted by no one:
 the grader outside computes every verdict.
+
+With COURSE_WITHOUT_TORCH=1 it is the fork server of the process that calls functions graded by hand: its sandbox has
+no torch, and `import torch` gives a stand-in whose every use fails (torch_stand_in.py). It warms up without torch,
+replays the notebook's cells there ("replay"), and reports a use of the stand-in during a call.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import gc
 import importlib
@@ -25,7 +30,7 @@ import time
 import traceback
 import types
 
-import detector
+import torch_stand_in
 import wire
 
 SCRATCH = os.environ.get("COURSE_SCRATCH", "/scratch")
@@ -35,6 +40,7 @@ CPU_LIMIT_SECONDS = int(os.environ.get("COURSE_CPU_LIMIT", "600"))
 FILE_LIMIT_BYTES = int(os.environ.get("COURSE_FILE_LIMIT", str(64 * 1024 ** 2)))
 PROCESS_LIMIT = int(os.environ.get("COURSE_PROCESS_LIMIT", "256"))
 ALLOWED_FUNCTION_MODULES = ("course.",)
+WITHOUT_TORCH = os.environ.get("COURSE_WITHOUT_TORCH") == "1"
 
 
 # What the notebooks import; paid once here rather than in every executor (scikit-learn alone costs ~2 s).
@@ -49,15 +55,18 @@ def warm_up() -> None:
 
     matplotlib.use("Agg")
     for name in WARM_MODULES:
+        if WITHOUT_TORCH and name.split(".")[0] in torch_stand_in.STOOD_IN_FOR:
+            continue
         try:
             importlib.import_module(name)
         except ImportError:  # an executor that needs it gets the ImportError itself
             pass
-    import torch
+    if not WITHOUT_TORCH:
+        import torch
 
-    torch.set_num_threads(1)
-    x = torch.ones(2, requires_grad=True)
-    (x * x).sum().backward()  # the first autograd call is the slow one
+        torch.set_num_threads(1)
+        x = torch.ones(2, requires_grad=True)
+        (x * x).sum().backward()  # the first autograd call is the slow one
     data = sys.modules.get("course.data")
     for load in ("load_digits", "load_sample_images"):  # read and decoded once; every executor inherits them
         try:
@@ -128,6 +137,16 @@ def describe(value):
         return {"kind": "other", "type": type(value).__name__}
 
 
+def _failed_line(error: BaseException, code: types.CodeType | None) -> int | None:
+    """The line of `code`'s top level at which `error` left it, if it did."""
+    tb = error.__traceback__ if code is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return None
+
+
 def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
@@ -146,7 +165,8 @@ class Executor:
             except EOFError:
                 return
             op = request.get("op") if type(request) is dict else None
-            handler = {"exec": self.exec_cell, "describe": self.describe_names, "call": self.call}.get(op)
+            handler = {"exec": self.exec_cell, "describe": self.describe_names, "call": self.call,
+                       "replay": self.replay}.get(op)
             if handler is None:
                 reply = {"ok": False, "error": f"unknown request {op!r}"}
             else:
@@ -172,6 +192,47 @@ class Executor:
                     "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:]}
         return {"ok": True}
 
+    def replay(self, request) -> dict:
+        """Run cells for the process that calls functions graded by hand, going on after a statement that fails (a
+        line that uses torch fails here, and the definitions after it must still be made). Their results count for
+        nothing. Reports the first use of torch's stand-in, if any."""
+        torch_stand_in.first_use = None
+        for source, name in request["cells"]:
+            self.run_on_past_errors(source, name)
+        self.output.take()  # what they printed is not wanted
+        return {"ok": True, "torch": torch_stand_in.first_use}
+
+    def run_on_past_errors(self, source: str, name: str) -> None:
+        """Run a cell whole (most run without error); where a top-level statement fails, go on with the statements
+        that begin on a later line."""
+        code = None
+        try:
+            code = compile(source, name, "exec")
+            exec(code, self.namespace)
+            return
+        except BaseException as error:  # SyntaxError too: then nothing ran
+            line = _failed_line(error, code)
+        if line is None:
+            return
+        try:
+            statements = ast.parse(source, name).body
+        except BaseException:
+            return
+        while statements:
+            left = [s for s in statements if s.lineno > line]
+            statements = left if len(left) < len(statements) else statements[1:]  # always a step on
+            if not statements:
+                return
+            code = None
+            try:
+                code = compile(ast.Module(statements, []), name, "exec")
+                exec(code, self.namespace)
+                return
+            except BaseException as error:
+                line = _failed_line(error, code)
+                if line is None:
+                    return
+
     def describe_names(self, request) -> dict:
         found = {}
         for name in request["names"]:
@@ -183,28 +244,24 @@ class Executor:
         function = self.namespace.get(request["name"])
         if not callable(function):
             return {"ok": False, "error": f"NameError: {request['name']} is not defined as a function"}
-        watcher = detector.TorchUseDetector() if request.get("by_hand") else None
+        torch_stand_in.first_use = None
         namespace = getattr(function, "__globals__", self.namespace)
         stand_ins = [name for name in request.get("stand_ins") or () if type(name) is str and name.isidentifier()]
         saved = {name: namespace.get(name, _ABSENT) for name in stand_ins}
         try:
             for name in stand_ins:
                 namespace[name] = self.stand_in(name)
-            if watcher:
-                with watcher:
-                    result = function(*request["args"], **request["kwargs"])
-            else:
-                result = function(*request["args"], **request["kwargs"])
+            result = function(*request["args"], **request["kwargs"])
         except BaseException as error:
-            return {"ok": False, "error": error_text(error)}
+            return {"ok": False, "error": error_text(error), "torch": torch_stand_in.first_use}
         finally:
             for name, value in saved.items():
                 if value is _ABSENT:
                     namespace.pop(name, None)
                 else:
                     namespace[name] = value
-        if watcher and watcher.used:
-            return {"ok": False, "torch": watcher.used}
+        if torch_stand_in.first_use:  # where torch is a stand-in (WITHOUT_TORCH): a use caught by the student's code
+            return {"ok": False, "torch": torch_stand_in.first_use}
         return {"ok": True, "result": result}  # a result that is not plain data fails in serve(), when sent
 
 
@@ -376,6 +433,8 @@ def serve_forks(control: socket.socket) -> None:
 
 
 if __name__ == "__main__":
+    if WITHOUT_TORCH:
+        torch_stand_in.install()
     not_dumpable()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.makedirs(SCRATCH, exist_ok=True)

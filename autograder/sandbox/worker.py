@@ -4,6 +4,9 @@
         executor = sandbox.spawn()
         executor.exec_cell("def f(x):\\n    return 2 * x", timeout=10)
         executor.call("f", (3,), {}, by_hand=False, timeout=10)      # -> 6
+        by_hand = sandbox.by_hand.spawn()                             # a process without torch, for functions
+        by_hand.replay([("def f(x):\n    return 2 * x", "cell")], timeout=10)  # graded by hand
+        by_hand.call("f", (3,), {}, by_hand=True, timeout=10)         # -> 6
         sandbox.reap()                                                # nothing of that submission survives
 
 bubblewrap gives the fork server and everything it forks: no network; a read-only view of the Python installation,
@@ -14,12 +17,17 @@ its own user namespace, in which student code is an ordinary user (SANDBOX_UID) 
 starts the grader. Memory, CPU time and file size are limited per executor (runner.py); the number of processes by
 a pids cgroup, or else RLIMIT_NPROC (for root, with bubblewrap started as SANDBOX_OWNER_UID: see as_sandbox_owner);
 wall time per request, and the size of every reply, here.
+
+Each sandbox has a twin without torch (`Sandbox.by_hand`), in which functions graded by hand are called: a second
+warm fork server, in a sandbox that does not mount torch's files at all, where `import torch` gives a stand-in whose
+every use fails (torch_stand_in.py). No path leads from student code there to torch, whatever the code names.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
 import itertools
 import os
 import pwd
@@ -37,7 +45,7 @@ from autograder.sandbox import wire
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
-RUNNER_FILES = ("runner.py", "wire.py", "detector.py")
+RUNNER_FILES = ("runner.py", "wire.py", "torch_stand_in.py")
 START_TIMEOUT_SECONDS = 120
 SANDBOX_UID = 65534  # the uid and gid student code has inside the sandbox ("nobody")
 USER_OPTIONS = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns",
@@ -227,7 +235,19 @@ def _sweep_at_exit() -> None:
         _sweep_cgroups(pids_root, wait_seconds=2.0)
 
 
-def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[str]:
+def torch_files() -> list[Path]:
+    """The folders and files of the installed torch distribution (torch, functorch, torchgen and its metadata),
+    which the sandbox without torch covers; its scripts outside the site-packages folder only import it."""
+    try:
+        distribution = importlib.metadata.distribution("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    site = Path(distribution.locate_file("")).resolve()
+    tops = {Path(str(f)).parts[0] for f in distribution.files or () if Path(str(f)).parts[0] != ".."}
+    return sorted(site / top for top in tops if (site / top).exists())
+
+
+def _bubblewrap_command(python: str, limits: Limits, control_fd: int, torch: bool = True) -> list[str]:
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
@@ -246,6 +266,10 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
         command += ["--ro-bind", huge_pages, huge_pages]
     for folder in {str(prefix), str(base)}:
         command += ["--ro-bind", folder, folder]
+    if not torch:  # torch's files are not there: an empty, read-only folder over each folder, /dev/null over a file
+        for path in torch_files():
+            command += (["--tmpfs", str(path), "--remount-ro", str(path)] if path.is_dir()
+                        else ["--ro-bind", "/dev/null", str(path)])
     course = REPO_ROOT / "course"
     command += ["--ro-bind", str(course), str(course)]   # the student package; `autograder` stays outside
     for name in RUNNER_FILES:  # these three files and nothing else of ours; bound, so nothing is left in /tmp
@@ -255,6 +279,8 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int) -> list[st
                    "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
                    "PATH": f"{prefix}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     environment.update(_runner_environment(limits))
+    if not torch:
+        environment["COURSE_WITHOUT_TORCH"] = "1"
     for key, value in environment.items():
         command += ["--setenv", key, value]
     return command + [python, "-s", "/runner/runner.py", str(control_fd), OWNER_LABEL]
@@ -297,17 +323,27 @@ def on_cpu(cpu: int | None):
 
 
 class Sandbox:
-    """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True."""
+    """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True.
 
-    def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True, cpu: int | None = None):
-        """Start the fork server; with wait=False, return at once and let wait_ready() wait for its warm-up.
+    by_hand: its twin without torch, for the calls of functions graded by hand (see the module's docstring); it
+    warms up alongside, is reaped and closed with this one, and restarted on its own. Without a sandbox (unsafe)
+    the twin has the stand-in for torch but torch's files stay readable: trusted work only.
+    """
+
+    def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True, cpu: int | None = None,
+                 torch: bool = True):
+        """Start the fork server (and its twin without torch); with wait=False, return at once and let wait_ready()
+        wait for their warm-up.
 
         cpu: run the fork server and every executor it forks on this CPU only (see grading.cpu_plan for why).
+        torch: False for the twin itself.
         """
         self.unsafe = unsafe
         self.limits = limits
         self.cpu = cpu
+        self.torch = torch
         self._launch()
+        self.by_hand = Sandbox(unsafe, limits, wait=False, cpu=cpu, torch=False) if torch else None
         if wait:
             self.wait_ready()
 
@@ -333,12 +369,12 @@ class Sandbox:
             for name in RUNNER_FILES:
                 shutil.copy2(HERE / name, runner_dir / name)
             env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-                       **_runner_environment(limits))
+                       **_runner_environment(limits), **({} if self.torch else {"COURSE_WITHOUT_TORCH": "1"}))
             command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno()), OWNER_LABEL]
             cwd = str(scratch)
         else:
             env, cwd = None, None
-            command = _bubblewrap_command(python, limits, theirs.fileno())
+            command = _bubblewrap_command(python, limits, theirs.fileno(), self.torch)
             self.cgroup = pids_cgroup(limits.processes)
             if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
                 command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
@@ -354,7 +390,13 @@ class Sandbox:
         self.sandboxed = None
 
     def wait_ready(self) -> None:
-        """Wait until the fork server has warmed up; SandboxUnavailable when it did not start."""
+        """Wait until the fork server (and its twin) has warmed up; SandboxUnavailable when it did not start."""
+        if self.by_hand is not None:
+            try:
+                self.by_hand.wait_ready()
+            except SandboxUnavailable:
+                self.close()
+                raise
         if self.sandboxed is not None:
             return
         self.control.settimeout(START_TIMEOUT_SECONDS)
@@ -397,8 +439,8 @@ class Sandbox:
             os.sched_setaffinity(0, {self.cpu})
 
     def restart(self) -> None:
-        """A new fork server in a new sandbox, after a submission killed the old one."""
-        self.close()
+        """A new fork server in a new sandbox, after a submission killed the old one (the twin goes on)."""
+        self._close()
         self._start()
 
     def spawn(self) -> "Executor":
@@ -419,10 +461,22 @@ class Sandbox:
             pass
 
     def reap(self) -> int:
-        """Kill everything submissions left running in the sandbox and empty its scratch folder."""
-        return self._command("reap")["killed"]
+        """Kill everything submissions left running in the sandbox (and its twin) and empty its scratch folder."""
+        killed = 0
+        if self.by_hand is not None:
+            try:
+                killed += self.by_hand.reap()
+            except SandboxDied:  # a submission killed it: started anew, empty
+                self.by_hand.restart()
+        return killed + self._command("reap")["killed"]
 
     def close(self) -> None:
+        """Stop the fork server; the twin too, unless only this one is restarted (restart)."""
+        self._close()
+        if self.by_hand is not None:
+            self.by_hand.close()
+
+    def _close(self) -> None:
         try:
             self.control.close()
         finally:
@@ -487,7 +541,7 @@ class Executor:
         self.output_left = OUTPUT_PER_PROCESS * sandbox.limits.output_bytes
 
     def _capped(self, reply: dict) -> dict:
-        for key in ("error", "traceback"):
+        for key in ("error", "traceback", "torch"):
             if type(reply.get(key)) is str:
                 reply[key] = _cut(reply[key], ERROR_TEXT_CHARACTERS)
         if type(reply.get("stdout")) is str:
@@ -536,12 +590,21 @@ class Executor:
     def describe(self, names: list[str], timeout: float) -> dict:
         return self.request({"op": "describe", "names": names}, timeout).get("names", {})
 
+    def replay(self, cells: list[tuple[str, str]], timeout: float) -> dict:
+        """Run (source, name) cells statement by statement, whatever fails (see runner.Executor.replay): how the
+        process without torch gets the notebook's definitions. "torch" in the answer: the first use of its stand-in.
+        """
+        return self.request({"op": "replay", "cells": [list(cell) for cell in cells]}, timeout)
+
     def call(self, name: str, args: tuple, kwargs: dict, by_hand: bool, timeout: float,
              stand_ins: dict | None = None) -> dict:
         """Call a student function. stand_ins: name -> stand_in(name, args, kwargs), the course's version of another
         function, computed here when the student's function calls that name (the student's process gets a stub
-        that asks, see runner.Executor.stand_in)."""
-        message = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "by_hand": by_hand}
+        that asks, see runner.Executor.stand_in). by_hand: the function is graded by hand, which only a process of
+        the sandbox without torch may call ("torch" in the answer: the first use of torch's stand-in)."""
+        if by_hand and self.sandbox.torch:
+            raise ValueError(f"{name} is graded by hand: call it in an executor of Sandbox.by_hand, without torch")
+        message = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs}
         if not stand_ins:
             return self.request(message, timeout)
         message["stand_ins"] = sorted(stand_ins)

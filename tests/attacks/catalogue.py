@@ -209,6 +209,50 @@ def with_markdown_cell(text: str, raw_json: bool = False):
     return make
 
 
+def torch_rel_error(t: str) -> str:
+    """The body of a correct rel_error done by torch, the module called `t`, out of the torch detector's sight."""
+    return (f"    with {t}._C.DisableTorchFunction():\n"
+            f"        a, b = {t}.tensor(a, dtype={t}.float64), {t}.tensor(b, dtype={t}.float64)\n"
+            f"        return float({t}.max({t}.abs(a - b) / {t}.clamp(a.abs() + b.abs(), min=1e-8)))\n")
+
+
+# where torch comes from, reached by paths the reading of the source does not follow
+REEXPORTED_TORCH = "scipy._lib.array_api_compat.torch._aliases"  # a module of another package that imports torch
+
+
+def by_hand_attacks() -> list[Attack]:
+    """rel_error is graded by hand: each of these is correct, but torch does the work. A point is undeserved."""
+    return [
+        Attack("torch-in-a-function-bound-by-assignment", with_rel_error(
+            "import torch\ndef by_torch(a, b):\n" + torch_rel_error("torch") + "rel_error = by_torch\n"),
+            CHEATED, "by hand"),
+        Attack("torch-by-a-renamed-import-module", with_rel_error(
+            "from importlib import import_module as load\ndef rel_error(a, b):\n    t = load('torch')\n"
+            + torch_rel_error("t")), CHEATED, "by hand"),
+        Attack("torch-by-import-of-a-computed-name", with_rel_error(
+            "def rel_error(a, b):\n    t = __import__('to' + 'rch')\n" + torch_rel_error("t")), CHEATED, "by hand"),
+        Attack("torch-by-a-renamed-import-builtin", with_rel_error(
+            "load = __import__\ndef rel_error(a, b):\n    t = load('to' + 'rch')\n" + torch_rel_error("t")),
+            CHEATED, "by hand"),
+        Attack("torch-from-the-module-table-of-an-earlier-cell", with_extra_cell_before(
+            "from sys import modules as loaded",
+            "def rel_error(a, b):\n    t = loaded['to' + 'rch']\n" + torch_rel_error("t")), CHEATED, "KeyError: 'torch'"),
+        Attack("torch-re-exported-by-another-package", with_rel_error(
+            f"from {REEXPORTED_TORCH} import torch as t\ndef rel_error(a, b):\n" + torch_rel_error("t")),
+            CHEATED, "by hand"),
+    ]
+
+
+def with_extra_cell_before(code: str, answer: str):
+    """A cell of the student's own right before the rel_error answer, which is `answer`."""
+    def make(solved, source):
+        notebook = with_rel_error(answer)(solved, source)
+        at = notebook.cells.index(answer_cell(notebook, "rel_error_answer"))
+        notebook.cells.insert(at, nbformat.v4.new_code_cell(code))
+        return notebook
+    return make
+
+
 SCRIPT = f"<script>document.title = '{MARKER}'</script>"
 HANDLER = f"<img src=x onerror=\"document.title = '{MARKER}'\">"
 
@@ -278,6 +322,7 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
             "        a, b = t.tensor(a, dtype=t.float64), t.tensor(b, dtype=t.float64)\n"
             "        return float(t.max(t.abs(a - b) / t.clamp(a.abs() + b.abs(), min=1e-8)))\n"), CHEATED,
             "uses torch (box)"),
+        *by_hand_attacks(),
         Attack("writes-the-gradebook-and-vandalises", with_rel_error(WRONG + vandal), CHEATED),
         Attack("background-process-outlives-the-submission", with_rel_error(
             WRONG + "import subprocess, sys\nlater = " + repr(f"import time\ntime.sleep(3)\n{vandal}# {MARKER}\n")
