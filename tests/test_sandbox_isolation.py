@@ -278,9 +278,13 @@ def test_another_user_is_shown_exactly_the_paths_it_needs_and_nothing_changes_on
     closed.chmod(0o700)
     os.chmod(tmp_path, 0o755)
     probe = f"cat {closed}/shown/file; ls {closed}; cat {closed}/hidden/file 2>/dev/null || echo refused"
-    command = worker.as_user_seeing(SANDBOX_UID, SANDBOX_UID, [str(closed / "shown")], ["/bin/sh", "-c", probe])
+    # a file inside a folder already shown (the interpreter inside its installation) comes with the folder: it must
+    # not be bound again, which would first truncate the real file
+    shown = [str(closed / "shown"), str(closed / "shown" / "file")]
+    command = worker.as_user_seeing(SANDBOX_UID, SANDBOX_UID, shown, ["/bin/sh", "-c", probe])
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd="/")
     assert result.stdout.split() == ["seen", "shown", "refused"], result.stderr
+    assert (closed / "shown" / "file").read_text() == "seen\n"
     assert closed.stat().st_mode & 0o777 == 0o700 and sorted(p.name for p in closed.iterdir()) == ["hidden", "shown"]
     as_is = subprocess.run(["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                             "cat", str(closed / "shown" / "file")], capture_output=True, text=True)

@@ -148,7 +148,10 @@ def as_user_seeing(uid: int, gid: int, paths: list[str], command: list[str]) -> 
     it. Nothing on disk changes, and nothing is left to undo when the process ends.
     """
     closed: dict[str, list[str]] = {}
-    for path in dict.fromkeys(os.path.realpath(p) for p in paths):
+    shown = list(dict.fromkeys(os.path.realpath(p) for p in paths))
+    # a path inside another one shown comes with it; binding it again would first write into the real folder
+    shown = [path for path in shown if not any(path != other and _is_inside(path, other) for other in shown)]
+    for path in shown:
         folder = _closed_above(path)
         if folder is not None:
             closed.setdefault(folder, []).append(path)
@@ -167,6 +170,10 @@ def as_user_seeing(uid: int, gid: int, paths: list[str], command: list[str]) -> 
     script.append(f'exec setpriv --reuid={uid} --regid={gid} --clear-groups -- "$@"')
     prefix = ["unshare", "--mount", "--propagation", "private", "--"] if closed else []
     return prefix + ["/bin/sh", "-c", "\n".join(script), "sh"] + command
+
+
+def _is_inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _closed_above(path: str) -> str | None:
