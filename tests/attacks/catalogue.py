@@ -236,7 +236,7 @@ def by_hand_attacks() -> list[Attack]:
             CHEATED, "by hand"),
         Attack("torch-from-the-module-table-of-an-earlier-cell", with_extra_cell_before(
             "from sys import modules as loaded",
-            "def rel_error(a, b):\n    t = loaded['to' + 'rch']\n" + torch_rel_error("t")), CHEATED, "KeyError: 'torch'"),
+            "def rel_error(a, b):\n    t = loaded['to' + 'rch']\n" + torch_rel_error("t")), CHEATED, "raised KeyError"),
         Attack("torch-re-exported-by-another-package", with_rel_error(
             f"from {REEXPORTED_TORCH} import torch as t\ndef rel_error(a, b):\n" + torch_rel_error("t")),
             CHEATED, "by hand"),
