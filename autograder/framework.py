@@ -432,6 +432,8 @@ def cached_reference(function):
     call with any other argument (a module, a function of the student's) is computed afresh, and so is one that
     changed its arguments (other than Generators) or returned something that cannot be copied (a module). The cache
     holds its own copy of each result, so a caller that changes what it got changes nothing for the next student.
+    Tensors come back detached from autograd's graph, on the first call as on later ones: references computed with
+    requires_grad (most of 01's) are kept too, which the SGD check's 120 calls of the same few networks need.
     """
     cache: collections.OrderedDict = collections.OrderedDict()
 
@@ -452,9 +454,11 @@ def cached_reference(function):
         result = function(*args, **kwargs)
         try:
             if _content_key((args, kwargs), []) == content:  # a reference that changed its arguments is not kept
-                cache[key] = (_copy_result(result), [g.bit_generator.state for g in generators])
+                kept = _copy_result(result)
+                cache[key] = (kept, [g.bit_generator.state for g in generators])
                 if len(cache) > REFERENCE_CACHE_SIZE:
                     cache.popitem(last=False)
+                return _copy_result(kept)  # the same values, and of the same kind, as every later call's
         except _NoContentKey:
             pass
         return result
@@ -534,8 +538,10 @@ def _copy_result(value, depth: int = 0):
         return value
     if kind is np.ndarray and value.dtype.kind in "biufc":
         return value.copy()
-    if torch is not None and kind is torch.Tensor and value.grad_fn is None and not value.requires_grad:
-        return value.clone()
+    if torch is not None and kind is torch.Tensor:
+        # a tensor of torch's autograd graph (a reference computed with requires_grad) is kept as its values: the
+        # checks compare values, and no check differentiates a reference's result again
+        return value.detach().clone()
     if kind in (tuple, list):
         items = [_copy_result(item, depth + 1) for item in value]
         return items if kind is list else tuple(items)

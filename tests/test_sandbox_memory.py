@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no s
 # Runs in the executor: its own huge-page switch and environment. The fork server's memory is read from outside
 # the sandbox (inside, no process may read it: see runner.not_dumpable).
 PROBE = """
-import os
+import os, sys
 own_status = open("/proc/self/status").read()
 tunables = os.environ.get("GLIBC_TUNABLES")
+inherited = sorted(m for m in ("sympy", "course.reuse") if m in sys.modules)
 """
 
 
@@ -50,7 +51,7 @@ def test_the_fork_server_heap_is_on_huge_pages_and_executors_take_none_for_new_m
     with Sandbox() as sandbox:
         executor = sandbox.spawn()
         assert executor.exec_cell(PROBE, "probe", timeout=10)["ok"]
-        found = executor.describe(["own_status", "tunables"], timeout=10)
+        found = executor.describe(["own_status", "tunables", "inherited"], timeout=10)
         executor.kill()
         server_memory = fork_server_memory(sandbox)
     values = {name: found[name]["value"] for name in found}
@@ -60,3 +61,6 @@ def test_the_fork_server_heap_is_on_huge_pages_and_executors_take_none_for_new_m
     assert huge_kb > anonymous_kb / 2, (huge_kb, anonymous_kb)  # most of torch's ~170 MB heap
     assert re.search(r"THP_enabled:\s+0", values["own_status"])
     assert values["tunables"] == FORK_FRIENDLY_MEMORY["GLIBC_TUNABLES"]
+    # what torch imports on the first out.backward(dout) (sympy, 0.35 s) and the reuse helpers come warm with the
+    # fork, rather than imported again by the executor of every notebook whose visible checks use them
+    assert values["inherited"] == ["course.reuse", "sympy"]

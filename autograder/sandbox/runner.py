@@ -46,7 +46,7 @@ WITHOUT_TORCH = os.environ.get("COURSE_WITHOUT_TORCH") == "1"
 # What the notebooks import; paid once here rather than in every executor (scikit-learn alone costs ~2 s).
 WARM_MODULES = ("numpy", "numpy.random", "matplotlib.pyplot", "torch", "torch.nn", "torch.nn.functional",
                 "PIL.Image", "threadpoolctl", "course", "course.data", "course.gradcheck", "course.plots",
-                "course.testfunctions", "course.train")
+                "course.reuse", "course.testfunctions", "course.train")
 
 
 def warm_up() -> None:
@@ -67,6 +67,12 @@ def warm_up() -> None:
         torch.set_num_threads(1)
         x = torch.ones(2, requires_grad=True)
         (x * x).sum().backward()  # the first autograd call is the slow one
+        # a gradient given for a non-scalar output, out.backward(dout) as visible checks compare with autograd, makes
+        # torch import sympy the first time (0.35 s, 483 modules): once here, not in every executor of 06_cnn_layers
+        try:
+            torch.autograd.grad(x * x, x, torch.ones(2))
+        except Exception:  # an executor that needs it pays the import itself
+            pass
     data = sys.modules.get("course.data")
     for load in ("load_digits", "load_sample_images"):  # read and decoded once; every executor inherits them
         try:

@@ -152,7 +152,11 @@ def _list(value):
 # --- framing on a stream socket ---------------------------------------------------------------------------------
 
 def send(sock, value) -> None:
-    payload = encode(value)
+    send_encoded(sock, encode(value))
+
+
+def send_encoded(sock, payload: bytes) -> None:
+    """Send what encode() made (a caller that measured the encoded size sends it without encoding it again)."""
     sock.sendall(struct.pack("<Q", len(payload)) + payload)
 
 

@@ -517,22 +517,24 @@ MAX_STAND_IN_ANSWER_BYTES = 16 * 1024 ** 2
 MAX_STAND_IN_QUESTIONS = 10_000  # per call of a student function
 
 
-def _stand_in_answer(stand_in, question: dict) -> dict:
-    """The answer to a student process's question for a stand-in: {"ok": True, "result": plain data} or an error.
-    Only names lent for this call are answered; answers are size-limited."""
+def _stand_in_answer(stand_in, question: dict) -> bytes:
+    """The answer to a student process's question for a stand-in, encoded for the wire: {"ok": True, "result": plain
+    data} or an error. Only names lent for this call are answered; answers are size-limited (measured on the encoded
+    answer, which is then sent as it is: an 01 notebook asks about 300 questions)."""
     name, args, kwargs = question.get("name"), question.get("args"), question.get("kwargs")
     if type(name) is not str or type(args) is not list or type(kwargs) is not dict:
-        return {"ok": False, "error": "a malformed question"}
+        return wire.encode({"ok": False, "error": "a malformed question"})
     try:
         result = stand_in(name, tuple(args), kwargs)
-        answer = {"ok": True, "result": result}
-        if len(wire.encode(answer)) > MAX_STAND_IN_ANSWER_BYTES:
-            return {"ok": False, "error": f"the answer of {name} is over {MAX_STAND_IN_ANSWER_BYTES} bytes"}
+        answer = wire.encode({"ok": True, "result": result})
+        if len(answer) > MAX_STAND_IN_ANSWER_BYTES:
+            return wire.encode({"ok": False, "error": f"the answer of {name} is over {MAX_STAND_IN_ANSWER_BYTES} "
+                                                      "bytes"})
         return answer
     except KeyError:
-        return {"ok": False, "error": f"no stand-in for {name} in this call"}
+        return wire.encode({"ok": False, "error": f"no stand-in for {name} in this call"})
     except Exception as error:  # StudentError: a wrong call of the stand-in; the student's function sees it raise
-        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        return wire.encode({"ok": False, "error": f"{type(error).__name__}: {error}"})
 
 
 class Executor:
@@ -573,8 +575,9 @@ class Executor:
             questions = 0
             while stand_in is not None and type(reply) is dict and reply.get("op") == "stand_in":
                 questions += 1
-                wire.send(self.sock, _stand_in_answer(stand_in, reply) if questions <= MAX_STAND_IN_QUESTIONS else
-                          {"ok": False, "error": f"more than {MAX_STAND_IN_QUESTIONS} questions in one call"})
+                wire.send_encoded(self.sock, _stand_in_answer(stand_in, reply) if questions <= MAX_STAND_IN_QUESTIONS
+                                  else wire.encode({"ok": False, "error": f"more than {MAX_STAND_IN_QUESTIONS} "
+                                                                          "questions in one call"}))
                 self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 reply = wire.receive(self.sock, limit=REPLY_BYTES, tree_limit=REPLY_TREE_BYTES)
         except socket.timeout:
