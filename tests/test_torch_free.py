@@ -69,6 +69,8 @@ LEAVE_THIS_PROCESS_AS_IT_IS = {"the stand-in taken out of the way", "torch's fil
 
 @pytest.mark.parametrize("path", [p for p in PATHS if p not in LEAVE_THIS_PROCESS_AS_IT_IS])
 def test_each_path_reaches_torch_where_torch_is(path):
+    import torch  # noqa: F401  (in the student's kernel an earlier cell has imported it)
+
     namespace = {"__name__": "__main__"}
     for source in PATHS[path]:
         exec(source, namespace)
