@@ -39,13 +39,13 @@ lab: $(STAMP)
 	$(BIN)/course lab
 
 solutions: $(STAMP)
-	$(BIN)/python -m autograder.solutions
+	$(BIN)/python -m autograder.instructor.solutions
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/solution_times.py
 
 student-wheel: $(STAMP)
-	$(BIN)/python -m autograder.student_wheel dist
+	$(BIN)/python -m autograder.instructor.student_wheel dist
 
 hub-proxy: hub/node_modules/.bin/configurable-http-proxy
 

@@ -30,13 +30,13 @@ c.Execute.timeout = 120
 # runs a student's HTML: what a student wrote is sanitized (scripts and event handlers become text).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.feedback.ClearHiddenTestsOfTestCells",
+    "autograder.instructor.feedback.ClearHiddenTestsOfTestCells",
     "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
 
 # The feedback pages and the formgrader render LaTeX with MathJax from the installed jupyter-server-mathjax, never
-# from a CDN: the course's templates come before nbgrader's (autograder/templates/base/mathjax.html.j2).
+# from a CDN: the course's templates come before nbgrader's (autograder/instructor/templates/base/mathjax.html.j2).
 c.HTMLExporter.extra_template_basedirs = [str(COURSE_TEMPLATES), str(NBGRADER_TEMPLATES)]
-c.HTMLExporter.filters = {"installed_mathjax_uri": "autograder.feedback.installed_mathjax_uri"}
+c.HTMLExporter.filters = {"installed_mathjax_uri": "autograder.instructor.feedback.installed_mathjax_uri"}

@@ -1,12 +1,21 @@
-"""Instructor side of the course: the checks hidden tests call, their PyTorch references, mistake catalogues,
-and the grading engine behind the `course` command.
+"""Instructor side of the course, grouped by concern:
+
+- `checks/`: what hidden test cells call: one module of checks per assignment (`a01_backprop`, ...) with their
+  PyTorch references and mistake catalogues, the check framework, and the handle and plain data through which a
+  check calls student code;
+- `grading/`: the grading engine: one notebook in a kernel (`engine`) or with the student's code in the sandbox
+  (`grader`, `sandbox/`), a whole class into nbgrader's gradebook (`course_grade`: `course grade`);
+- `self_study/`: grading in the learner's own process (`course check`, `course progress`, the in-notebook check);
+- `instructor/`: the instructor's tools: the demo, feedback pages, the class report, similarity, the hub, the
+  student wheel, worked solutions and authoring;
+- `notebooks` (nbgrader's cell kinds) and `course_dir` (where the course's files are), which every part uses.
 
 A hidden test cell is one or two lines, for example::
 
-    from autograder.a00_getting_started import check_rel_error
+    from autograder.checks.a00_getting_started import check_rel_error
     check_rel_error(rel_error)
 
-Students never get this package (see `autograder.student_wheel`).
+Students never get this package (see `autograder.instructor.student_wheel`).
 """
 
 import sys

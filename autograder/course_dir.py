@@ -14,9 +14,10 @@ from autograder import notebooks as nbs
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ROOT = REPO_ROOT / "source_notebooks"
 SOLUTIONS_ROOT = REPO_ROOT / "solutions"
-# nbconvert template folders for the feedback pages and the formgrader, the course's first (autograder.feedback).
+# nbconvert template folders for the feedback pages and the formgrader, the course's first
+# (autograder.instructor.feedback).
 # Found without importing nbgrader (a second): nbgrader_config.py names them, and `course check` reads that file.
-COURSE_TEMPLATES = Path(__file__).parent / "templates"
+COURSE_TEMPLATES = Path(__file__).parent / "instructor" / "templates"
 NBGRADER_TEMPLATES = (Path(importlib.util.find_spec("nbgrader").submodule_search_locations[0])
                       / "server_extensions" / "formgrader" / "templates")
 
@@ -50,8 +51,8 @@ def require_assignments(names) -> list[str]:
 
 
 def check_module(assignment: str):
-    """The module of checks of an assignment: autograder.a00_getting_started for 00_getting_started."""
-    return importlib.import_module(f"autograder.a{assignment}")
+    """The module of checks of an assignment: autograder.checks.a00_getting_started for 00_getting_started."""
+    return importlib.import_module(f"autograder.checks.a{assignment}")
 
 
 def nbgrader(course_dir: str | Path, *args: str, quiet: bool = False) -> None:

@@ -22,11 +22,11 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from autograder import grading
+from autograder.grading import course_grade as grading
 from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, course_id, nbgrader
-from autograder.grader import Timeouts
-from autograder.submissions import fill_solutions
+from autograder.grading.grader import Timeouts
+from autograder.instructor.submissions import fill_solutions
 
 sys.path.insert(0, str(REPO_ROOT))
 from tests.attacks.catalogue import MARKER, attacks  # noqa: E402

@@ -31,7 +31,7 @@ def measure(as_fork_server: bool) -> None:
     (x * x).sum().backward()
     gc.freeze()
     if as_fork_server:  # what the fork server does once warm
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder" / "sandbox"))
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder" / "grading" / "sandbox"))
         from runner import no_new_huge_pages
 
         no_new_huge_pages()
@@ -60,7 +60,7 @@ def main() -> int:
     if sys.argv[1:2] == ["--measure"]:
         measure(as_fork_server=sys.argv[2:] == ["--as-fork-server"])
         return 0
-    from autograder.sandbox.worker import FORK_FRIENDLY_MEMORY
+    from autograder.grading.sandbox.worker import FORK_FRIENDLY_MEMORY
 
     print(f"per executor (fork, a small autograd call, exit), {ROUNDS} rounds")
     print("FORK_FRIENDLY_MEMORY: " + " ".join(f"{k}={v}" for k, v in FORK_FRIENDLY_MEMORY.items()))

@@ -27,7 +27,7 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from autograder import notebooks as nbs
-from autograder import submissions
+from autograder.instructor import submissions
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, check_module, nbgrader
 
 
@@ -58,7 +58,7 @@ def synthetic_class(course: Path, assignment: str, size: int) -> None:
 COURSE_GRADE = """
 import json, sys
 from pathlib import Path
-from autograder import grading
+from autograder.grading import course_grade as grading
 from autograder.course_dir import course_id
 report = grading.run(Path(sys.argv[1]), sys.argv[3:], course_id(), jobs=int(sys.argv[2]), progress=False)
 grading.write_reports(report, Path(sys.argv[1]) / "reports")

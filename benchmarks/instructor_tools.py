@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from autograder.course_dir import REPO_ROOT, all_assignments, nbgrader
-from autograder.sandbox.worker import bubblewrap_problem
+from autograder.grading.sandbox.worker import bubblewrap_problem
 
 _spec = importlib.util.spec_from_file_location("grading_throughput", Path(__file__).with_name("grading_throughput.py"))
 grading_throughput = importlib.util.module_from_spec(_spec)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grading_throughput import synthetic_class  # noqa: E402
 
 from autograder import notebooks as nbs  # noqa: E402
-from autograder import submissions  # noqa: E402
+from autograder.instructor import submissions  # noqa: E402
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, nbgrader  # noqa: E402
 from course import check_server  # noqa: E402
 
@@ -62,7 +62,7 @@ def learner_notebooks(release_root: Path, out: Path, assignments: list[str]) -> 
 
 
 def first_exercise(source_path: Path) -> str:
-    from autograder import self_check
+    from autograder.self_study import self_check
 
     return self_check.load_source(source_path.parent.name, source_path).test_cells[0].functions[0]
 

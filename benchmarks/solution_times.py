@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT
 

@@ -4,8 +4,9 @@
 socket in the workspace (SOCKET_NAME), which only its own user can open (mode 0600, and the server answers no other
 user: SO_PEERCRED). `course check NOTEBOOK` looks for the socket in the notebook's folder and the ones above it; when
 a server answers, the server forks and the child grades the notebook exactly as `course check` grades it in a
-process of its own (autograder.check_report.check_notebook), so one request's names, modules and state never reach
-the next. When there is no server, or it does not answer, `course check` grades in its own process as before.
+process of its own (autograder.self_study.check_report.check_notebook), so one request's names, modules and state
+never reach the next. When there is no server, or it does not answer, `course check` grades in its own process as
+before.
 
 The server ends when the process that started it ends (JupyterLab's `course lab`), when its socket is removed or
 replaced (the workspace deleted, another server started), or on SIGTERM/SIGINT. A socket left behind by a server
@@ -171,7 +172,8 @@ def warm_up(solutions=None) -> None:
     import course.gradcheck  # noqa: F401
     import course.plots  # noqa: F401
     import course.train  # noqa: F401
-    from autograder import check_report, engine, self_check
+    from autograder.self_study import check_report, self_check
+    from autograder.grading import engine
     from autograder.course_dir import SOLUTIONS_ROOT, all_assignments, check_module
 
     engine.nbgrader_config()
@@ -187,7 +189,7 @@ def warm_up(solutions=None) -> None:
 def answer(request: dict) -> dict:
     """Check the notebook a request names, as `course check` does in a process of its own."""
     from autograder import notebooks as nbs
-    from autograder.check_report import check_notebook
+    from autograder.self_study.check_report import check_notebook
     from autograder.course_dir import CourseError
 
     try:

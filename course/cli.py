@@ -51,7 +51,7 @@ def shard_option(text: str) -> tuple[int, int]:
 
 def cmd_grade(args):
     _instructor_tools()
-    from autograder import grading
+    from autograder.grading import course_grade as grading
     from autograder.course_dir import REPO_ROOT, course_id, require_assignments
 
     assignments = require_assignments(args.assignments)
@@ -151,7 +151,7 @@ def cmd_check(args):
     _instructor_tools()
     one_torch_thread()
     from autograder import notebooks as nbs
-    from autograder.check_report import check_notebook
+    from autograder.self_study.check_report import check_notebook
 
     try:
         table, grade = check_notebook(Path(args.notebook), assignment=args.assignment,
@@ -208,7 +208,7 @@ def cmd_lab(args):
 
 def cmd_demo(args):
     _instructor_tools()
-    from autograder import demo
+    from autograder.instructor import demo
 
     demo.run(Path(args.out).resolve() if args.out else demo.DEMO_DIR, args.assignments or None)
 
@@ -218,7 +218,7 @@ def cmd_hub(args):
     import signal
     import tempfile
 
-    from autograder import student_wheel
+    from autograder.instructor import student_wheel
     from autograder.instructor import hub as trial
 
     students = trial.parse_users(args.users)

@@ -5,8 +5,8 @@
 `--chart FILE` draws the bars into a PNG, `--json` prints everything for a program. In the workspace's
 progress.ipynb (`make lab` puts it there), `show()` shows the same as a table and a bar chart.
 
-Each notebook is graded as `course check` grades it (autograder.self_check.grade_here: the learner's code in a
-process of its own, no sandbox, the checks of `course grade`), from the notebook as saved. Only the autograded
+Each notebook is graded as `course check` grades it (autograder.self_study.self_check.grade_here: the learner's code
+in a process of its own, no sandbox, the checks of `course grade`), from the notebook as saved. Only the autograded
 points count here; written answers are graded by a person and are listed as such.
 """
 
@@ -85,7 +85,7 @@ def collect(workspace: Path, jobs: int | None = None) -> list[NotebookProgress]:
 def _grade_one(item) -> NotebookProgress:
     """Grade one workspace notebook against its source (in a process of its own)."""
     from autograder import notebooks as nbs
-    from autograder import self_check
+    from autograder.self_study import self_check
 
     assignment, source_path, path = item
     try:

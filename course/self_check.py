@@ -48,7 +48,7 @@ class Report:
     """A self-check's table: shows as HTML in a notebook and as text elsewhere."""
 
     def __init__(self, result):
-        self.result = result  # autograder.self_check.SelfCheck
+        self.result = result  # autograder.self_study.self_check.SelfCheck
 
     @property
     def rows(self) -> list[tuple[str, str, str]]:
@@ -114,7 +114,7 @@ def report_for(namespace: dict, exercise: str | None = None, notebook: str | Pat
     """check() on the names of a namespace (a kernel's user namespace): a Report, or a Note saying what stops it."""
     try:
         from autograder import notebooks as nbs
-        from autograder import self_check
+        from autograder.self_study import self_check
     except ImportError:
         return Note(INSTRUCTOR_GRADES)
     try:

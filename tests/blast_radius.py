@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
-from autograder.framework import Check
+from autograder.checks.framework import Check
 
 
 @dataclass

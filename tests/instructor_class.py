@@ -19,11 +19,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import engine, grading
+from autograder.grading import engine, course_grade as grading
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
-from autograder.framework import CheckFailed
-from autograder.submissions import fill_solutions, renamed_variables, rewritten_with
+from autograder.checks.framework import CheckFailed
+from autograder.instructor.submissions import fill_solutions, renamed_variables, rewritten_with
 
 ASSIGNMENT, NOTEBOOK = "03_regularization", "regularization.ipynb"
 
@@ -126,7 +126,7 @@ def with_cell(notebook, grade_id: str, text: str):
 
 def catalogue_text(notebook, mistakes_by_function) -> nbformat.NotebookNode:
     """The notebook with each answer function replaced by the first catalogued mistake made in it."""
-    from autograder.submissions import with_mistake
+    from autograder.instructor.submissions import with_mistake
 
     changed = notebook
     for name, mistake in mistakes_by_function.items():

@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import engine, grading
+from autograder.grading import engine, course_grade as grading
 from course import cli
 from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, course_id, nbgrader
-from autograder.grader import Timeouts
-from autograder.sandbox.worker import OWNER_LABEL, Limits, bubblewrap_problem
-from autograder.submissions import fill_solutions
+from autograder.grading.grader import Timeouts
+from autograder.grading.sandbox.worker import OWNER_LABEL, Limits, bubblewrap_problem
+from autograder.instructor.submissions import fill_solutions
 from tests.attacks.catalogue import CONFIG_PATH, MARKER, ONLY_ATTACKS, PLANTED, attacks
 
 ASSIGNMENT = "00_getting_started"
@@ -153,7 +153,7 @@ def test_output_and_error_text_are_capped_in_bytes(attacked_class):
 
 
 def test_unsafe_mode_is_refused_without_a_sandbox(monkeypatch, tmp_path):
-    import autograder.sandbox.worker as worker
+    import autograder.grading.sandbox.worker as worker
     from autograder.course_dir import CourseError
 
     monkeypatch.setattr(worker, "bubblewrap_problem", lambda: "bubblewrap (bwrap) is not installed")
@@ -255,8 +255,8 @@ def test_hidden_test_seeds_are_the_students_own_and_stable(attacked_class):
     its owner only): the same in every regrading, unknown to anyone without the secret."""
     import stat
 
-    from autograder.framework import grading_seeds
-    from autograder.a00_getting_started import check_rel_error
+    from autograder.checks.framework import grading_seeds
+    from autograder.checks.a00_getting_started import check_rel_error
 
     course = attacked_class[0]
     secret = grading.seed_secret(course)
@@ -276,8 +276,8 @@ def test_no_hidden_input_reaches_a_graded_notebook_or_a_feedback_page(attacked_c
     """Hidden-test inputs are the student's own and stable: printed back to the student (by the student's function,
     in its output or in the text of its exception) they would make a table of answers possible. No value of them
     may appear in what the student gets back."""
-    from autograder.a00_getting_started import check_rel_error
-    from autograder.framework import grading_seeds
+    from autograder.checks.a00_getting_started import check_rel_error
+    from autograder.checks.framework import grading_seeds
 
     course = attacked_class[0]
     student = "prints-and-raises-its-hidden-inputs"
@@ -294,7 +294,7 @@ def test_no_hidden_input_reaches_a_graded_notebook_or_a_feedback_page(attacked_c
 
 def _arrays_seen(chk) -> list:
     """The arrays a check passes to rel_error until its first failure (a rel_error that fails at once)."""
-    from autograder.framework import CheckFailed
+    from autograder.checks.framework import CheckFailed
 
     seen = []
 
@@ -310,7 +310,7 @@ def _arrays_seen(chk) -> list:
 
 
 def _inputs_seen(chk) -> list[bytes]:
-    from autograder.framework import CheckFailed
+    from autograder.checks.framework import CheckFailed
 
     seen = []
 
@@ -328,7 +328,7 @@ def _inputs_seen(chk) -> list[bytes]:
 def test_a_fork_bomb_fails_its_notebook_and_spares_the_class_when_root_has_no_pids_cgroup(tmp_path, monkeypatch):
     """root where no pids cgroup can be made: the sandbox's process limit holds all the same (worker.as_sandbox_owner),
     the bomb's notebook fails, and the classmates graded before and after it in the same sandbox keep full marks."""
-    from autograder.sandbox import worker
+    from autograder.grading.sandbox import worker
     from tests.attacks.catalogue import FULL, fork_bomb, with_extra_cell
 
     if os.geteuid() != 0:

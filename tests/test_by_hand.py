@@ -1,4 +1,4 @@
-"""The grader's reading of the student's source for torch in by-hand exercises (autograder/by_hand.py)."""
+"""The grader's reading of the student's source for torch in by-hand exercises (autograder/grading/by_hand.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder import notebooks as nbs
-from autograder.by_hand import DYNAMIC_CODE, SourceReader, torch_in_source
+from autograder.grading.by_hand import DYNAMIC_CODE, SourceReader, torch_in_source
 from autograder.course_dir import SOURCE_ROOT, check_module
 from tests.conftest import alternatives, per_assignment
 

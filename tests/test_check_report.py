@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, strategies as st
 from nbgrader.utils import compute_checksum
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
-from autograder.check_report import format_table, graded_by_hand, summary, written_answers
+from autograder.self_study.check_report import format_table, graded_by_hand, summary, written_answers
 from autograder.course_dir import SOURCE_ROOT
 from tests.conftest import per_assignment
 

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder import notebooks as nbs
-from autograder import submissions
-from autograder.check_report import check_notebook
+from autograder.instructor import submissions
+from autograder.self_study.check_report import check_notebook
 from autograder.course_dir import SOURCE_ROOT, check_module
 from course import check_server
 from course.cli import main as course_main

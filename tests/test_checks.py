@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, check_module
-from autograder.framework import CheckFailed
+from autograder.checks.framework import CheckFailed
 from tests.conftest import ASSIGNMENTS, all_checks, alternatives, per_assignment, solution_namespace
 
 CHECKS = all_checks()
@@ -112,7 +112,7 @@ def test_failure_messages_show_no_full_precision_values(assignment, chk):
 def test_hidden_tests_call_exactly_the_catalogued_checks(assignment):
     """Each hidden-test block imports checks of this assignment's module, and every check is used somewhere."""
     names = {chk.name for chk in check_module(assignment).CHECKS}
-    module = f"autograder.a{assignment}"
+    module = f"autograder.checks.a{assignment}"
     called = set()
     for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
         for cell in nbs.read_notebook(path).cells:
@@ -131,7 +131,7 @@ def test_hidden_tests_call_exactly_the_catalogued_checks(assignment):
 def test_kolmogorov_smirnov_p_value_is_scipys_up_to_its_finite_size_correction(seed, n_a, n_b, shift):
     from scipy import stats
 
-    from autograder.a02_initialization import ks_two_sample_p_value
+    from autograder.checks.a02_initialization import ks_two_sample_p_value
 
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n_a), rng.normal(shift, 1.0, size=n_b)
@@ -147,7 +147,7 @@ def test_weight_decay_reference_is_torch_optim_sgds_step(seed, layers, n, lam2, 
     torch.optim.SGD takes with weight_decay = lam2/n on the weights and 0 on the biases."""
     import torch
 
-    from autograder.a03_regularization import _torch_sgd_step
+    from autograder.checks.a03_regularization import _torch_sgd_step
 
     rng = np.random.default_rng(seed)
     params, grads0 = {}, {}

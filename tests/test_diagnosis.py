@@ -1,5 +1,5 @@
-"""The diagnosis of a failing check (autograder.framework): which catalogued mistake the message names, the words for
-common kinds of error, and that no result whatsoever makes the diagnosis raise."""
+"""The diagnosis of a failing check (autograder.checks.framework): which catalogued mistake the message names,
+the words for common kinds of error, and that no result whatsoever makes the diagnosis raise."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.framework import CheckFailed, Mistake, check, expect_close, same_values
+from autograder.checks.framework import CheckFailed, Mistake, check, expect_close, same_values
 
 
 def failure_of(chk, *functions) -> str:
@@ -114,7 +114,7 @@ def test_overflow_for_large_inputs_is_put_in_words():
 # --- the diagnosis never raises ----------------------------------------------------------------------------------
 
 def test_dropout_that_stays_active_in_eval_with_no_mask_gets_a_message_not_a_traceback():
-    from autograder.a04_dropout import check_dropout_eval
+    from autograder.checks.a04_dropout import check_dropout_eval
 
     def dropout_forward(x, p, mode, rng=None, mask=None):
         x = np.asarray(x, dtype=float)
@@ -179,8 +179,8 @@ def test_a_tensor_where_an_array_is_asked_says_the_type_and_how_to_convert():
 
 
 def test_numpy_scalars_are_accepted_where_python_numbers_are_asked():
-    from autograder.a03_regularization import check_early_stopping
-    from autograder.a06_cnn_layers import check_conv_output_size
+    from autograder.checks.a03_regularization import check_early_stopping
+    from autograder.checks.a06_cnn_layers import check_conv_output_size
     from tests.conftest import solution_namespace
 
     early_stopping = solution_namespace("03_regularization")["early_stopping"]
@@ -191,7 +191,7 @@ def test_numpy_scalars_are_accepted_where_python_numbers_are_asked():
 
 
 def test_a_float_where_an_int_is_asked_says_both_types_and_how_to_round():
-    from autograder.a06_cnn_layers import check_conv_output_size
+    from autograder.checks.a06_cnn_layers import check_conv_output_size
     from tests.conftest import solution_namespace
 
     conv_output_size = solution_namespace("06_cnn_layers")["conv_output_size"]
@@ -218,7 +218,7 @@ def _xavier_bound(shape, gain):
      "U[-a, a] has variance a^2 / 3"),
 ])
 def test_an_initializer_failure_names_its_cause(initializer, uniform, cause):
-    from autograder.a02_initialization import check_xavier_normal, check_xavier_uniform
+    from autograder.checks.a02_initialization import check_xavier_normal, check_xavier_uniform
 
     message = failure_of(check_xavier_uniform if uniform else check_xavier_normal, initializer)
     assert cause in message
@@ -230,7 +230,7 @@ def test_a_hard_coded_linear_size_says_which_arguments_the_check_used_and_why():
     import torch
     from torch import nn
 
-    from autograder.a06_cnn_layers import check_cats_vs_dogs
+    from autograder.checks.a06_cnn_layers import check_cats_vs_dogs
 
     def cats_vs_dogs_description(height=180, width=180):
         layers, channels = [], 3

@@ -48,5 +48,5 @@ def test_every_subpackage_is_installed():
     installed = set(find_packages(where=REPO_ROOT, include=include))
     on_disk = {p for p in find_namespace_packages(where=REPO_ROOT, include=["course*", "autograder*"])
                if (REPO_ROOT / p.replace(".", "/") / "__init__.py").is_file()}
-    assert "autograder.sandbox" in installed
+    assert "autograder.grading.sandbox" in installed
     assert on_disk <= installed

@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.framework import CheckFailed, Mismatch, Mistake, cached_reference, check, expect_close, same_values
-from autograder.handle import LocalHandle, StudentError
-from autograder.plain import NotPlainData, to_plain
+from autograder.checks.framework import (CheckFailed, Mismatch, Mistake, cached_reference, check, expect_close,
+                                         same_values)
+from autograder.checks.handle import LocalHandle, StudentError
+from autograder.checks.plain import NotPlainData, to_plain
 from course import testfunctions
 
 

@@ -85,7 +85,7 @@ def test_coupled_gradient_is_the_gradient_of_coupled(shape, seed):
 
 
 def test_an_entry_not_put_back_hides_in_a_separable_function_and_shows_in_coupled():
-    from autograder.a00_getting_started import numerical_gradient_not_restored as not_put_back
+    from autograder.checks.a00_getting_started import numerical_gradient_not_restored as not_put_back
 
     x = np.random.default_rng(0).normal(size=(3, 4))
     assert rel_error(not_put_back(testfunctions.square_sum, x), 2 * x) < 1e-8      # why square_sum is not enough

@@ -1,4 +1,5 @@
-"""autograder.gradebook: the rows it stages are the rows nbgrader would write, and they land together or not at all."""
+"""autograder.grading.gradebook: the rows it stages are the rows nbgrader would write, and they land together
+or not at all."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbgrader.api import Gradebook
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT
-from autograder.gradebook import GradebookWriter
-from autograder.submissions import fill_solutions
+from autograder.grading.gradebook import GradebookWriter
+from autograder.instructor.submissions import fill_solutions
 from tests.conftest import per_assignment
 
 ASSIGNMENT = "hw"

@@ -18,9 +18,9 @@ from nbgrader.api import Gradebook
 
 from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, nbgrader
-from autograder.sandbox.worker import bubblewrap_problem
-from autograder.submissions import fill_solutions, with_mistake
-from autograder.a00_getting_started import CHECKS
+from autograder.grading.sandbox.worker import bubblewrap_problem
+from autograder.instructor.submissions import fill_solutions, with_mistake
+from autograder.checks.a00_getting_started import CHECKS
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"
 STUDENTS = 16

@@ -229,8 +229,8 @@ def solved_notebook(trial: Trial, mistake: bool) -> str:
     import nbformat
 
     from autograder import notebooks as nbs
-    from autograder.a00_getting_started import CHECKS
-    from autograder.submissions import fill_solutions, with_mistake
+    from autograder.checks.a00_getting_started import CHECKS
+    from autograder.instructor.submissions import fill_solutions, with_mistake
 
     released = trial.home(trial.instructor) / trial.course_id / "release" / ASSIGNMENT / NOTEBOOK
     solved = fill_solutions(nbs.read_notebook(released), nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK))
@@ -450,7 +450,7 @@ def test_a_round_through_the_hub(trial):
         "the collected submissions": course_dir / "submitted" / alice / ASSIGNMENT / NOTEBOOK,
         "the source notebook": SOURCE_ROOT / ASSIGNMENT / NOTEBOOK,
         "the worked solution": REPO_ROOT / "solutions" / ASSIGNMENT / NOTEBOOK,
-        "the checks and references": REPO_ROOT / "autograder" / "a00_getting_started.py",
+        "the checks and references": REPO_ROOT / "autograder" / "checks" / "a00_getting_started.py",
     }
     attempts = trial.python(bob, f"""
 import json, os

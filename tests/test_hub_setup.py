@@ -42,7 +42,7 @@ def test_the_written_configuration_gives_each_user_what_is_theirs(tmp_path, monk
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.feedback import COURSE_TEMPLATES
+    from autograder.instructor.feedback import COURSE_TEMPLATES
 
     me = pwd.getpwuid(os.getuid()).pw_name  # the instructor: files are given to them
     monkeypatch.setattr(hub.Hub, "home", lambda self, user: tmp_path / "home" / user)

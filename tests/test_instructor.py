@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from autograder.instructor import graded_class, report, similarity
 from autograder.instructor.html_page import escape
-from autograder.submissions import fill_solutions, with_mistake
+from autograder.instructor.submissions import fill_solutions, with_mistake
 from tests import instructor_class as synthetic
 
 STUDENTS = 20

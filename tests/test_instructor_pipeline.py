@@ -16,10 +16,10 @@ import nbformat
 import pytest
 
 from autograder import notebooks as nbs
-from autograder.a00_getting_started import CHECKS
+from autograder.checks.a00_getting_started import CHECKS
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, nbgrader
-from autograder.sandbox.worker import bubblewrap_problem
-from autograder.submissions import fill_solutions, renamed_variables, with_mistake
+from autograder.grading.sandbox.worker import bubblewrap_problem
+from autograder.instructor.submissions import fill_solutions, renamed_variables, with_mistake
 from course.cli import main
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"

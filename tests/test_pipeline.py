@@ -11,7 +11,8 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import demo, engine
+from autograder.instructor import demo
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, nbgrader
 

@@ -22,11 +22,11 @@ import sqlalchemy
 from nbgrader.api import Gradebook
 
 from autograder import notebooks as nbs
-from autograder.a00_getting_started import CHECKS
+from autograder.checks.a00_getting_started import CHECKS
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, nbgrader
-from autograder.grading import in_shard
-from autograder.sandbox.worker import bubblewrap_problem
-from autograder.submissions import fill_solutions, with_mistake
+from autograder.grading.course_grade import in_shard
+from autograder.grading.sandbox.worker import bubblewrap_problem
+from autograder.instructor.submissions import fill_solutions, with_mistake
 from tests import postgres
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"

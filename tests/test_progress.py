@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder import notebooks as nbs
-from autograder import submissions
+from autograder.instructor import submissions
 from autograder.course_dir import SOURCE_ROOT, all_assignments, check_module
 from course import progress, workspace
 from tests.test_self_check import write_release

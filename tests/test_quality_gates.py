@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT, SOLUTIONS_ROOT, SOURCE_ROOT
-from autograder.submissions import fill_solutions
+from autograder.instructor.submissions import fill_solutions
 from tests.conftest import per_assignment
 
 ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -34,7 +34,7 @@ def sources(assignment):
 @pytest.mark.parametrize("assignment", per_assignment())
 def test_assignment_folder_is_named_and_has_checks(assignment):
     assert ASSIGNMENT_NAME.match(assignment), "assignment folders are named NN_name"
-    assert (REPO_ROOT / "autograder" / f"a{assignment}.py").is_file()
+    assert (REPO_ROOT / "autograder" / "checks" / f"a{assignment}.py").is_file()
     assert (REPO_ROOT / "tests" / "alternatives" / f"a{assignment}.py").is_file()
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.grading import cpu_plan, usable_cpus
-from autograder.sandbox.worker import Sandbox, bubblewrap_problem
+from autograder.grading.course_grade import cpu_plan, usable_cpus
+from autograder.grading.sandbox.worker import Sandbox, bubblewrap_problem
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this system")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import worker
-from autograder.sandbox.worker import REPO_ROOT, SANDBOX_UID, Limits, Sandbox, bubblewrap_problem
+from autograder.grading.sandbox import worker
+from autograder.grading.sandbox.worker import REPO_ROOT, SANDBOX_UID, Limits, Sandbox, bubblewrap_problem
 from tests.attacks.catalogue import ONLY_ATTACKS
 
 pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
@@ -229,7 +229,7 @@ def as_unprivileged_user(command: list[str], home, timeout: float, env: dict | N
     user = pwd.getpwnam(unprivileged_user())
     python = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
     as_user = worker.as_user_seeing(user.pw_uid, user.pw_gid, python, [])
-    for needed in (sys.executable, str(REPO_ROOT / "autograder" / "sandbox" / "runner.py")):
+    for needed in (sys.executable, str(REPO_ROOT / "autograder" / "grading" / "sandbox" / "runner.py")):
         if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
             pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
     result = subprocess.run(as_user + command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox.worker import FORK_FRIENDLY_MEMORY, Sandbox, bubblewrap_problem
+from autograder.grading.sandbox.worker import FORK_FRIENDLY_MEMORY, Sandbox, bubblewrap_problem
 
 HUGE_PAGES = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}"),

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.course_dir import check_module
-from autograder import framework
-from autograder.framework import CheckFailed, grading_seeds
-from autograder.grading import student_seed_key
+from autograder.checks import framework
+from autograder.checks.framework import CheckFailed, grading_seeds
+from autograder.grading.course_grade import student_seed_key
 from tests.conftest import per_assignment, solution_namespace
 
 COURSE_SECRET = b"a made-up course secret"

@@ -1,6 +1,7 @@
-"""Self-study checks in the learner's own process (autograder.self_check, course.self_check) against `course grade`.
+"""Self-study checks in the learner's own process (autograder.self_study.self_check, course.self_check)
+against `course grade`.
 
-On the demo class's notebooks (autograder.demo: the solution, the untouched release, catalogued mistakes) the
+On the demo class's notebooks (autograder.instructor.demo: the solution, the untouched release, catalogued mistakes) the
 in-kernel check and `course check`'s in-process grading give every test cell the points that `course grade`'s
 grader (the learner's code in the sandbox, the verdicts outside it) gives it.
 """
@@ -15,11 +16,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import demo, engine, grader
+from autograder.instructor import demo
+from autograder.grading import engine, grader
 from autograder import notebooks as nbs
-from autograder import self_check
+from autograder.self_study import self_check
 from autograder.course_dir import SOURCE_ROOT, check_module
-from autograder.sandbox.worker import Sandbox, bubblewrap_problem
+from autograder.grading.sandbox.worker import Sandbox, bubblewrap_problem
 from course import self_check as front
 from tests.conftest import per_assignment, solution_namespace
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.course_dir import REPO_ROOT
-from autograder.grading import find_tasks, in_shard
+from autograder.grading.course_grade import find_tasks, in_shard
 from course.cli import build_parser
 
 ASSIGNMENTS = ["00_getting_started", "01_backprop"]
@@ -39,7 +39,7 @@ def test_every_submission_is_in_exactly_one_part(tmp_path_factory, students, cou
 def test_parts_are_the_same_in_every_process_and_about_equal():
     names = [f"s{k:04d}" for k in range(2000)]
     here = [next(i for i in range(1, 5) if in_shard(n, (i, 4))) for n in names]
-    code = ("import json, sys; from autograder.grading import in_shard; "
+    code = ("import json, sys; from autograder.grading.course_grade import in_shard; "
             "print(json.dumps([next(i for i in range(1, 5) if in_shard(n, (i, 4))) for n in json.load(sys.stdin)]))")
     elsewhere = subprocess.run([sys.executable, "-c", code], input=json.dumps(names), capture_output=True, text=True,
                                cwd=REPO_ROOT, env=dict(os.environ, PYTHONHASHSEED="12345"), check=True)

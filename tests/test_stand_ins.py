@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.framework import CheckFailed, check, expect_close
+from autograder.checks.framework import CheckFailed, check, expect_close
 
 STUDENT = """
 import numpy as np
@@ -62,7 +62,7 @@ def test_a_wrong_call_of_a_stand_in_is_the_students_error():
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from autograder.sandbox.worker import Sandbox, bubblewrap_problem
+    from autograder.grading.sandbox.worker import Sandbox, bubblewrap_problem
 
     problem = bubblewrap_problem()
     if problem:
@@ -72,7 +72,7 @@ def sandbox():
 
 
 def test_under_course_grade_the_student_process_gets_a_stub_that_asks_the_grader(sandbox):
-    from autograder.grader import RemoteHandle, StudentSession, Timeouts
+    from autograder.grading.grader import RemoteHandle, StudentSession, Timeouts
 
     session = StudentSession(sandbox, Timeouts())
     try:
@@ -92,7 +92,7 @@ def test_under_course_grade_the_student_process_gets_a_stub_that_asks_the_grader
 
 
 def test_a_function_is_not_graded_after_its_reference_was_lent(sandbox):
-    from autograder.grader import RemoteHandle, StudentSession, Timeouts
+    from autograder.grading.grader import RemoteHandle, StudentSession, Timeouts
 
     @check("inner")
     def check_inner(inner, rng):
@@ -112,7 +112,7 @@ def test_a_function_is_not_graded_after_its_reference_was_lent(sandbox):
 
 def test_answers_of_a_stand_in_earn_nothing_in_another_check(sandbox):
     """The stand-in attacks of the catalogue, graded by course grade: the replayed affine_sample gets nothing."""
-    from autograder import grader
+    from autograder.grading import grader
     from autograder import notebooks as nbs
     from autograder.course_dir import SOURCE_ROOT
     from tests.attacks.catalogue import STAND_IN_ASSIGNMENT, stand_in_attacks

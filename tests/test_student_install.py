@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from autograder import student_wheel
+from autograder.instructor import student_wheel
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.sandbox.worker import Sandbox, bubblewrap_problem, torch_files
+from autograder.grading.sandbox.worker import Sandbox, bubblewrap_problem, torch_files
 
 pytestmark = [pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")]
 
@@ -107,7 +107,7 @@ def test_the_notebook_s_definitions_survive_its_torch_lines(executor):
 
 def test_only_the_process_without_torch_calls_a_function_graded_by_hand():
     """The grader cannot call a function graded by hand where torch is (Executor.call refuses)."""
-    from autograder.sandbox.worker import Executor, Limits
+    from autograder.grading.sandbox.worker import Executor, Limits
 
     class WithTorch:
         torch, limits = True, Limits()

@@ -12,7 +12,7 @@ import importlib
 import pytest
 
 from autograder.course_dir import check_module
-from autograder.framework import CheckFailed
+from autograder.checks.framework import CheckFailed
 from tests.conftest import ASSIGNMENTS, solution_namespace
 
 NAMED_SHARE_TARGET = 0.8

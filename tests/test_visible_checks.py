@@ -101,7 +101,7 @@ def numerical_gradient_in_place(ns):
 
 
 def gradient_check_not_restored(ns):
-    from autograder.a00_getting_started import numerical_gradient_not_restored
+    from autograder.checks.a00_getting_started import numerical_gradient_not_restored
     from course.gradcheck import rel_error
 
     return lambda f, x, analytic_grad, h=1e-5: rel_error(analytic_grad, numerical_gradient_not_restored(f, x, h))

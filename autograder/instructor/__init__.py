@@ -1,3 +1,4 @@
-"""Instructor tools around grading: running a class on JupyterHub (`course hub`), and reading a graded class: the
-class report (`course report`) and the similarity check (`course similar`), which read what grading stores
-(submitted/ and autograded/) and never regrade."""
+"""Instructor tools: the demo class (`demo`, with `submissions` made from catalogued mistakes), feedback pages
+(`feedback`, `templates/`), reading a graded class (`graded_class`; the class report `report` with `html_page`, and
+`similarity`), a trial class on JupyterHub (`hub`), the student package (`student_wheel`), and writing the course:
+worked solutions (`solutions`) and source notebooks from Python (`authoring`)."""

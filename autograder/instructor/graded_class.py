@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import engine, grading
+from autograder.grading import engine, course_grade as grading
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, CourseError
 

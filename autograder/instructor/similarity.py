@@ -24,7 +24,7 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import find_fingerprint_overlap, get_copied_slices, highlight_overlap
 
-from autograder import engine, grading
+from autograder.grading import engine, course_grade as grading
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, CourseError
 from autograder.instructor.html_page import Raw, escape, page, png_data_uri, table, write_atomically

@@ -168,7 +168,7 @@ def _answer_table(solved, source):
     inputs."""
     import numpy as np
 
-    from autograder.a00_getting_started import _rel_error_cases, reference_rel_error
+    from autograder.checks.a00_getting_started import _rel_error_cases, reference_rel_error
 
     visible = [([1.0, 2.0], [1.0, 2.0]), ([1.0], [3.0]), ([3.0, 0.0], [1.0, 0.0]), ([0.0] * 3, [1.0] * 3)]
     cases = list(_rel_error_cases(np.random.default_rng(0))) + [(np.array(a), np.array(b)) for a, b in visible]
@@ -298,7 +298,7 @@ def attacks(course_dir, config_path=CONFIG_PATH) -> list[Attack]:
             "    exec(''.join(nb['cells'][4]['source']))\nexcept Exception:\n" + "    " + WRONG.replace("\n", "\n    ")
             + "\n"), CHEATED),
         Attack("imports-the-checks", with_rel_error(
-            "try:\n    from autograder.a00_getting_started import reference_rel_error as rel_error\n"
+            "try:\n    from autograder.checks.a00_getting_started import reference_rel_error as rel_error\n"
             "except Exception:\n" + "    " + WRONG.replace("\n", "\n    ") + "\n"), CHEATED),
         Attack("torch-in-a-by-hand-exercise", with_rel_error(
             "import torch\ndef rel_error(a, b):\n"
@@ -422,7 +422,7 @@ def _check_inputs_literal() -> str:
     """The inputs check_affine_sample uses (a student can learn them by printing them in a first submission)."""
     import numpy as np
 
-    from autograder.a03_regularization import _affine_cases
+    from autograder.checks.a03_regularization import _affine_cases
 
     pairs = [(x.tolist(), theta.tolist()) for x, theta in _affine_cases(np.random.default_rng(0))]
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 5))          # and those of its visible check

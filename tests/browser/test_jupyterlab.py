@@ -35,11 +35,11 @@ from nbgrader.utils import get_username  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
 
-from autograder import demo  # noqa: E402
+from autograder.instructor import demo  # noqa: E402
 from autograder import notebooks as nbs  # noqa: E402
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, all_assignments, check_module, nbgrader  # noqa: E402
-from autograder.framework import Mistake  # noqa: E402
-from autograder.submissions import fill_solutions, with_mistake  # noqa: E402
+from autograder.checks.framework import Mistake  # noqa: E402
+from autograder.instructor.submissions import fill_solutions, with_mistake  # noqa: E402
 from course import workspace  # noqa: E402
 from tests.browser import lab_page  # noqa: E402
 from tests.browser.server import JupyterLab  # noqa: E402

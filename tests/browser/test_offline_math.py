@@ -1,7 +1,7 @@
 """The notebooks' LaTeX renders without the web: a feedback page opened from disk and the same page served by a
 Jupyter server, and the formgrader's view of the submission, all in headless Debian Chromium that may reach
 nothing but the page's own origin. MathJax comes from the installed jupyter-server-mathjax
-(autograder/templates/base/mathjax.html.j2)."""
+(autograder/instructor/templates/base/mathjax.html.j2)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
 from nbgrader.api import Gradebook  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from autograder import demo, grading  # noqa: E402
+from autograder.instructor import demo  # noqa: E402
+from autograder.grading import course_grade as grading  # noqa: E402
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, course_id, nbgrader  # noqa: E402
-from autograder.sandbox.worker import bubblewrap_problem  # noqa: E402
+from autograder.grading.sandbox.worker import bubblewrap_problem  # noqa: E402
 from tests.browser.server import JupyterLab  # noqa: E402
 
 ASSIGNMENT = "00_getting_started"

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from scipy.special import ndtr
 
-from autograder.framework import Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.checks.framework import (Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close,
+                                         expect_true)
 
 EXACT = dict(atol=1e-12, rtol=1e-10)
 

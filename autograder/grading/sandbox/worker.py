@@ -41,10 +41,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import wire
+from autograder.grading.sandbox import wire
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent.parent
+REPO_ROOT = HERE.parent.parent.parent  # autograder/grading/sandbox/ -> the folder that holds autograder
 RUNNER_FILES = ("runner.py", "wire.py", "torch_stand_in.py")
 START_TIMEOUT_SECONDS = 120
 SANDBOX_UID = 65534  # the uid and gid student code has inside the sandbox ("nobody")

@@ -30,10 +30,10 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, CourseError
-from autograder.gradebook import GradebookWriter, db_url
+from autograder.grading.gradebook import GradebookWriter, db_url
 
 STAMP = "course_grade"
 # Graded tasks are written to the gradebook together, at most this often: one commit waits for the disk, and a
@@ -192,7 +192,7 @@ def _warm_up(assignments) -> None:
     """Import the checks and what they compute references with, and make torch's slow first calls, once."""
     import torch
 
-    from autograder import grader  # noqa: F401
+    from autograder.grading import grader  # noqa: F401
     from autograder.course_dir import check_module
 
     torch.set_num_threads(1)
@@ -207,7 +207,7 @@ def _warm_up(assignments) -> None:
 
 def grade_task(task: Task) -> dict:
     """Grade every notebook of one submission; returns plain results for the main process to save."""
-    from autograder import grader
+    from autograder.grading import grader
 
     global _sandbox
     started = time.perf_counter()
@@ -265,7 +265,7 @@ def _source(assignment: str, name: str):
 
 def _restart_sandbox() -> None:
     global _sandbox
-    from autograder.sandbox.worker import Sandbox
+    from autograder.grading.sandbox.worker import Sandbox
 
     unsafe, limits, cpu = _sandbox.unsafe, _sandbox.limits, _sandbox.cpu
     _sandbox.close()
@@ -372,8 +372,8 @@ def rows_from_autograded(course_dir: Path, task: Task) -> list[CellRow]:
 def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | None = None, force: bool = False,
         unsafe: bool = False, students: list[str] | None = None, progress: bool = True, timeouts=None,
         limits=None, shard: tuple[int, int] | None = None) -> RunReport:
-    from autograder.grader import Timeouts
-    from autograder.sandbox.worker import Limits, Sandbox, bubblewrap_problem
+    from autograder.grading.grader import Timeouts
+    from autograder.grading.sandbox.worker import Limits, Sandbox, bubblewrap_problem
 
     if not unsafe:
         problem = bubblewrap_problem()

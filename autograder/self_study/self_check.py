@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.checks.framework import (Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close,
+                                         expect_true)
 from course import testfunctions
 from course.gradcheck import numerical_gradient, rel_error
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOURCE_ROOT, require_assignments
 
@@ -14,13 +14,13 @@ def check_notebook(path: Path, assignment: str | None = None, with_experiments: 
     """Grade the notebook at path; returns (printable table, NotebookGrade).
 
     The cells run in this process, without a sandbox (the learner's own code, as Jupyter runs it), each test cell
-    as the source has it, with the checks `course grade` uses (autograder.self_check.grade_here): no sandbox, kernel
-    or second torch import to start, so a check starts in about as long as importing torch takes.
+    as the source has it, with the checks `course grade` uses (autograder.self_study.self_check.grade_here):
+    no sandbox, kernel or second torch import to start, so a check starts in about as long as importing torch takes.
     with_experiments: run every cell in a Jupyter kernel instead, experiments included, as the notebook itself would.
     In the grade returned, every written answer is graded by hand (points None), even one left untouched, to which
     nbgrader gives 0 without a person.
     """
-    from autograder import self_check
+    from autograder.self_study import self_check
 
     if assignment:
         require_assignments([assignment])

@@ -31,8 +31,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from autograder.handle import CallLog, Handle, LocalHandle, StudentError
-from autograder.plain import NotPlainData, function_name, is_course_function, to_plain
+from autograder.checks.handle import CallLog, Handle, LocalHandle, StudentError
+from autograder.checks.plain import NotPlainData, function_name, is_course_function, to_plain
 
 
 class CheckFailed(AssertionError):

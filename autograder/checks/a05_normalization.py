@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.checks.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 
 CACHE_KEYS = ("x", "x_hat", "mu", "var", "gamma", "eps")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close
+from autograder.checks.framework import Mistake, cached_reference, check, describe_inputs, expect_close
 from course import testfunctions
 
 # --- rel_error -------------------------------------------------------------------------------------------------

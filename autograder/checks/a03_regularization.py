@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.framework import (Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close, expect_true,
-                                  same_values)
+from autograder.checks.framework import (Mismatch, Mistake, cached_reference, check, describe_inputs, expect_close,
+                                         expect_true, same_values)
 
 TOL = dict(atol=1e-10, rtol=1e-8)
 

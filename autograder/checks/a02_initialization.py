@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.checks.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
 
 # --- 1. two linear layers are one linear layer -----------------------------------------------------------------
 

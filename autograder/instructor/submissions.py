@@ -13,7 +13,7 @@ import inspect
 import textwrap
 
 from autograder import notebooks as nbs
-from autograder.framework import Mistake
+from autograder.checks.framework import Mistake
 
 
 def fill_solutions(release, source):

@@ -2,7 +2,7 @@
 
 This is what a class's JupyterHub image installs. It holds no `autograder` (checks, references, mistake
 catalogues), so a student can neither import nor read the hidden tests' machinery.
-Usage: python -m autograder.student_wheel OUT_DIR
+Usage: python -m autograder.instructor.student_wheel OUT_DIR
 """
 
 from __future__ import annotations

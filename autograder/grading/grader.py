@@ -34,11 +34,12 @@ from dataclasses import dataclass
 
 import course
 
-from autograder import by_hand, engine, framework
+from autograder.grading import by_hand, engine
+from autograder.checks import framework
 from autograder import notebooks as nbs
-from autograder.handle import Handle, StudentError, lend
-from autograder.plain import NotPlainData, to_plain
-from autograder.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, SandboxDied
+from autograder.checks.handle import Handle, StudentError, lend
+from autograder.checks.plain import NotPlainData, to_plain
+from autograder.grading.sandbox.worker import ExecutorDied, ExecutorTimedOut, Sandbox, SandboxDied
 
 IMPORTABLE_IN_GRADER = ("numpy", "math", "torch", "scipy", "course", "matplotlib", "sklearn", "random",
                         "itertools", "functools", "collections")

@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
-from autograder.handle import StudentError
+from autograder.checks.framework import Mistake, cached_reference, check, describe_inputs, expect_close, expect_true
+from autograder.checks.handle import StudentError
 
 TIGHT = dict(atol=1e-10, rtol=1e-8)
 

@@ -13,8 +13,8 @@ import types
 from dataclasses import dataclass, field
 from typing import Callable
 
-from autograder.plain import NotPlainData, to_plain
-from autograder.sandbox.detector import TorchUseDetector
+from autograder.checks.plain import NotPlainData, to_plain
+from autograder.grading.sandbox.detector import TorchUseDetector
 
 
 class StudentError(Exception):

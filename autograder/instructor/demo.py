@@ -20,11 +20,12 @@ from pathlib import Path
 import nbformat
 
 from autograder import notebooks as nbs
-from autograder import grading, submissions
+from autograder.grading import course_grade as grading
+from autograder.instructor import submissions
 from autograder.course_dir import REPO_ROOT, SOURCE_ROOT, check_module, course_id, nbgrader, require_assignments
 from autograder.instructor import report as class_report
 from autograder.instructor import similarity
-from autograder.sandbox.worker import bubblewrap_problem
+from autograder.grading.sandbox.worker import bubblewrap_problem
 
 DEMO_DIR = REPO_ROOT / "build" / "demo"
 MISTAKE_STUDENTS = 3

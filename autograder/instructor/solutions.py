@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import engine
+from autograder.grading import engine
 from autograder import notebooks as nbs
 from autograder.course_dir import SOLUTIONS_ROOT, SOURCE_ROOT
 
