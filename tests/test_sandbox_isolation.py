@@ -180,6 +180,25 @@ def test_student_code_can_reach_nothing_when_root_starts_the_grader(cleanup_plan
     check(found)
 
 
+def test_the_sandbox_starts_where_the_grader_s_package_is_closed_to_its_uid(monkeypatch, tmp_path):
+    """`course hub` closes `autograder/` to all but the instructors' group; root without a pids cgroup starts
+    bubblewrap as SANDBOX_OWNER_UID. The runner's files reach the sandbox through descriptors the grader opened."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: bubblewrap runs as this user, who reads the package")
+    closed = tmp_path / "closed"  # as close_instructor_only leaves it: the group's, nothing for others
+    closed.mkdir()
+    for name in worker.RUNNER_FILES:
+        shutil.copy2(worker.HERE / name, closed / name)
+        (closed / name).chmod(0o640)
+    closed.chmod(0o750)
+    monkeypatch.setattr(worker, "HERE", closed)
+    monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)
+    with Sandbox(limits=Limits(memory_bytes=1024 ** 3, scratch_bytes=TMP_BYTES, processes=PROCESSES)) as sandbox:
+        executor = sandbox.spawn()
+        assert executor.exec_cell("def answer():\n    return 6 * 7", "cell", timeout=30)["ok"]
+        assert executor.call("answer", (), {}, by_hand=False, timeout=30) == {"ok": True, "result": 42, "stdout": ""}
+
+
 def unprivileged_user() -> str:
     """A user without privileges to start the grader as (created when this runs as root)."""
     try:
@@ -240,6 +259,9 @@ def as_unprivileged_user(command: list[str], home, timeout: float, env: dict | N
     return result
 
 
+# The hub test closes `autograder/` to every user but the instructors' group while it runs (autograder.instructor.hub
+# .close_instructor_only): a grader started by another user meanwhile could not import it, so these share its group.
+@pytest.mark.xdist_group("hub")
 def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_grader(cleanup_planted, shared_folder):
     if os.geteuid() != 0:
         check(probe_sandbox())  # we are that user
@@ -252,6 +274,7 @@ def test_student_code_can_reach_nothing_when_an_unprivileged_user_starts_the_gra
 
 
 @pytest.mark.pipeline
+@pytest.mark.xdist_group("hub")  # see above
 def test_the_attack_catalogue_holds_when_an_unprivileged_user_grades(shared_folder):
     """tests/test_attacks.py as a user without privileges (the run as root is CI's own run of it), where the process
     limit is RLIMIT_NPROC rather than a pids cgroup. A subset of the catalogue, UNPRIVILEGED_ATTACKS: the attacks on

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import importlib.metadata
 import itertools
 import os
@@ -254,7 +255,18 @@ def torch_files() -> list[Path]:
     return sorted(site / top for top in tops if (site / top).exists())
 
 
-def _bubblewrap_command(python: str, limits: Limits, control_fd: int, torch: bool = True) -> list[str]:
+def open_runner_files() -> dict[str, int]:
+    """name -> a descriptor open on HERE/name, numbered above the few that as_user_seeing's shell uses (3 to 10)."""
+    fds = {}
+    for name in RUNNER_FILES:
+        fd = os.open(HERE / name, os.O_RDONLY | os.O_CLOEXEC)
+        fds[name] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64)
+        os.close(fd)
+    return fds
+
+
+def _bubblewrap_command(python: str, limits: Limits, control_fd: int, runner_fds: dict[str, int],
+                        torch: bool = True) -> list[str]:
     prefix = Path(sys.prefix).resolve()          # the virtual environment
     base = Path(sys.base_prefix).resolve()       # the Python installation it was made from
     command = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--clearenv"]
@@ -279,8 +291,11 @@ def _bubblewrap_command(python: str, limits: Limits, control_fd: int, torch: boo
                         else ["--ro-bind", "/dev/null", str(path)])
     course = REPO_ROOT / "course"
     command += ["--ro-bind", str(course), str(course)]   # the student package; `autograder` stays outside
-    for name in RUNNER_FILES:  # these three files and nothing else of ours; bound, so nothing is left in /tmp
-        command += ["--ro-bind", str(HERE / name), f"/runner/{name}"]
+    # these three files and nothing else of ours, copied by bubblewrap from descriptors the grader opened: the
+    # sandbox reads them even where our package is closed to its uid (`course hub` gives `autograder` to the
+    # instructors' group alone, and root without a pids cgroup starts bubblewrap as SANDBOX_OWNER_UID)
+    for name in RUNNER_FILES:
+        command += ["--ro-bind-data", str(runner_fds[name]), f"/runner/{name}"]
     command += ["--size", str(limits.scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
     environment = {"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib", "MPLBACKEND": "Agg",
                    "OMP_NUM_THREADS": "1", "COURSE_SANDBOXED": "1", "COURSE_SCRATCH": "/scratch",
@@ -367,31 +382,37 @@ class Sandbox:
         self.control, theirs = socket.socketpair()
         python = str(Path(sys.prefix) / "bin" / "python")
         self._tmp, self.cgroup = None, None
-        if unsafe:
-            # no sandbox: a scratch folder of its own, and the runner copied next to it, outside our package
-            self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
-            runner_dir, scratch = Path(self._tmp.name) / "runner", Path(self._tmp.name) / "scratch"
-            runner_dir.mkdir()
-            scratch.mkdir()
-            for name in RUNNER_FILES:
-                shutil.copy2(HERE / name, runner_dir / name)
-            env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-                       **_runner_environment(limits), **({} if self.torch else {"COURSE_WITHOUT_TORCH": "1"}))
-            command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno()), OWNER_LABEL]
-            cwd = str(scratch)
-        else:
-            env, cwd = None, None
-            command = _bubblewrap_command(python, limits, theirs.fileno(), self.torch)
-            self.cgroup = pids_cgroup(limits.processes)
-            if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
-                command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
-            elif os.geteuid() == 0:  # RLIMIT_NPROC limits processes, and binds no process of root's
-                command = as_sandbox_owner(command)
-                cwd = "/"  # bubblewrap starts where that uid may be, and moves to /scratch
-        with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
-            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env, cwd=cwd,
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE)
+        runner_fds = {}
+        try:
+            if unsafe:
+                # no sandbox: a scratch folder of its own, and the runner copied next to it, outside our package
+                self._tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
+                runner_dir, scratch = Path(self._tmp.name) / "runner", Path(self._tmp.name) / "scratch"
+                runner_dir.mkdir()
+                scratch.mkdir()
+                for name in RUNNER_FILES:
+                    shutil.copy2(HERE / name, runner_dir / name)
+                env = dict(os.environ, COURSE_SCRATCH=str(scratch), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
+                           **_runner_environment(limits), **({} if self.torch else {"COURSE_WITHOUT_TORCH": "1"}))
+                command = [python, "-s", str(runner_dir / "runner.py"), str(theirs.fileno()), OWNER_LABEL]
+                cwd = str(scratch)
+            else:
+                env, cwd = None, None
+                runner_fds = open_runner_files()
+                command = _bubblewrap_command(python, limits, theirs.fileno(), runner_fds, self.torch)
+                self.cgroup = pids_cgroup(limits.processes)
+                if self.cgroup is not None:  # bubblewrap starts in it, and so does every process of the sandbox
+                    command = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup)] + command
+                elif os.geteuid() == 0:  # RLIMIT_NPROC limits processes, and binds no process of root's
+                    command = as_sandbox_owner(command)
+                    cwd = "/"  # bubblewrap starts where that uid may be, and moves to /scratch
+            with on_cpu(self.cpu):  # the fork server inherits this thread's CPUs, and its executors inherit its own
+                self.process = subprocess.Popen(command, pass_fds=[theirs.fileno(), *runner_fds.values()], env=env,
+                                                cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.PIPE)
+        finally:
+            for fd in runner_fds.values():
+                os.close(fd)
         theirs.close()
         self._started_by = os.getpid()
         self.sandboxed = None
