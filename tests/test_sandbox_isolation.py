@@ -312,3 +312,26 @@ def test_another_user_is_shown_exactly_the_paths_it_needs_and_nothing_changes_on
     as_is = subprocess.run(["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                             "cat", str(closed / "shown" / "file")], capture_output=True, text=True)
     assert as_is.returncode != 0  # without it, that user cannot read the file
+
+
+def test_emptying_tmp_keeps_what_bubblewrap_bound_there_and_nothing_else(tmp_path, monkeypatch):
+    """runner.empty: with the course cloned under /tmp, the sandbox's /tmp holds the folders bubblewrap bound there
+    (the Python installation, `course`). A reap removes everything else, also beside them on the way, and never walks
+    into them (it did at every reap: thousands of read-only files of torch, a notebook's grading time doubled)."""
+    monkeypatch.syspath_prepend(str(worker.HERE))  # runner imports its neighbours as the sandbox's /runner has them
+    from autograder.grading.sandbox import runner
+
+    bound = tmp_path / "clone" / ".venv"
+    (bound / "lib").mkdir(parents=True)
+    (bound / "lib" / "torch.py").write_text("")
+    (tmp_path / "clone" / "left-by-a-student").write_text("")
+    (tmp_path / "clone" / "a-folder" / "deep").mkdir(parents=True)
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    os.symlink(tmp_path / "clone", tmp_path / "link")
+    walked = []
+    monkeypatch.setattr(runner.os.path, "ismount", lambda path: walked.append(path) or path == str(bound))
+    runner.empty(str(tmp_path), frozenset({str(tmp_path / "clone"), str(bound)}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clone"]
+    assert sorted(p.name for p in (tmp_path / "clone").iterdir()) == [".venv"]
+    assert (bound / "lib" / "torch.py").exists() and str(bound / "lib") not in walked

@@ -383,13 +383,43 @@ def reap(own_pid: int, spawned: set[int]) -> int:
         except ChildProcessError:  # none left: as the sandbox's init, every process in it was a child
             break
     for folder in (SCRATCH, "/tmp") if SANDBOXED else (SCRATCH,):  # the sandbox's /tmp is its own
-        for entry in os.listdir(folder):
-            path = os.path.join(folder, entry)
-            try:
-                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
-            except OSError:
-                pass
+        empty(folder, ON_THE_WAY_TO_BINDS)
     return killed
+
+
+def bound_under_tmp() -> frozenset[str]:
+    """The folders bubblewrap bound under /tmp (the course cloned into a temporary folder) and the folders on the way
+    to them: emptying /tmp must not walk into the read-only Python installation at every reap."""
+    found = set()
+    try:
+        with open("/proc/self/mountinfo") as mounts:
+            for line in mounts:
+                point = line.split()[4]
+                while point.startswith("/tmp/"):
+                    found.add(point)
+                    point = os.path.dirname(point)
+    except OSError:
+        pass
+    return frozenset(found)
+
+
+ON_THE_WAY_TO_BINDS = bound_under_tmp() if SANDBOXED else frozenset()
+
+
+def empty(folder: str, keep: frozenset[str]) -> None:
+    """Remove everything in folder but the bound folders in keep; of a folder on the way to one, the rest."""
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        try:
+            if path in keep:
+                if not os.path.ismount(path):
+                    empty(path, keep)
+            elif os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def serve_forks(control: socket.socket) -> None:
