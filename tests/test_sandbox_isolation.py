@@ -105,10 +105,15 @@ for _ in range({2 * PROCESSES}):
 """
 
 
+def sandbox_for_probes() -> Sandbox:
+    """A sandbox with the limits the probes expect."""
+    return Sandbox(limits=Limits(memory_bytes=1024 ** 3, scratch_bytes=TMP_BYTES, processes=PROCESSES))
+
+
 def probe_sandbox() -> dict:
     """Run every probe in one sandbox; what each achieved."""
     found = {}
-    with Sandbox(limits=Limits(memory_bytes=1024 ** 3, scratch_bytes=TMP_BYTES, processes=PROCESSES)) as sandbox:
+    with sandbox_for_probes() as sandbox:
         attacker, sibling = sandbox.spawn(), sandbox.spawn()
 
         def run(executor, source, names):
@@ -193,7 +198,7 @@ def test_the_sandbox_starts_where_the_grader_s_package_is_closed_to_its_uid(monk
     closed.chmod(0o750)
     monkeypatch.setattr(worker, "HERE", closed)
     monkeypatch.setattr(worker, "pids_cgroup", lambda limit: None)
-    with Sandbox(limits=Limits(memory_bytes=1024 ** 3, scratch_bytes=TMP_BYTES, processes=PROCESSES)) as sandbox:
+    with sandbox_for_probes() as sandbox:
         executor = sandbox.spawn()
         assert executor.exec_cell("def answer():\n    return 6 * 7", "cell", timeout=30)["ok"]
         assert executor.call("answer", (), {}, by_hand=False, timeout=30) == {"ok": True, "result": 42, "stdout": ""}
