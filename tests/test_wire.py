@@ -138,3 +138,52 @@ def test_a_corrupted_message_decodes_to_plain_data_or_a_wire_error(value, data):
     except wire.WireError:
         return
     to_plain(decoded)  # raises NotPlainData for anything that is not
+
+
+# --- framing on a socket ------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(plain, st.lists(st.integers(1, 40), max_size=8))
+def test_a_message_arrives_whole_however_the_peer_splits_it(value, cuts):
+    """One receive() per message, whether the bytes come in one piece (the usual case: one system call) or many."""
+    import socket
+    import threading
+
+    framed = struct.pack("<Q", len(wire.encode(value))) + wire.encode(value)
+    pieces, at = [], 0
+    for cut in cuts:
+        pieces.append(framed[at:at + cut])
+        at += cut
+    pieces.append(framed[at:])
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        # sent from a thread: a large message fills the socket's buffer before receive() starts reading
+        sender = threading.Thread(target=lambda: [theirs.sendall(p) for p in pieces if p])
+        sender.start()
+        received = wire.receive(ours, tree_limit=1 << 20)
+        sender.join()
+    assert same(value, received)
+
+
+def test_more_than_one_message_in_a_read_is_refused():
+    """A peer sends nothing more until it has its answer: bytes beyond the first message mean one that does not
+    follow the protocol (it could otherwise put an answer ahead of the question it answers)."""
+    import socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        wire.send(theirs, {"ok": True})
+        wire.send(theirs, {"ok": True})
+        with pytest.raises(wire.WireError, match="more data than one message"):
+            wire.receive(ours)
+
+
+def test_a_message_over_the_limit_is_refused_before_its_body_is_read():
+    import socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(struct.pack("<Q", 10 ** 9))  # and no body: receive() must not wait for it
+        ours.settimeout(5)
+        with pytest.raises(wire.WireError, match="over the limit"):
+            wire.receive(ours, limit=10 ** 6)

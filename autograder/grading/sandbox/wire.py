@@ -165,18 +165,38 @@ def receive(sock, resolve_function=None, limit: int = MAX_MESSAGE_BYTES, tree_li
 
     tree_limit: the most bytes of JSON the message may have (its arrays aside), checked before anything of it is
     read: decoding JSON makes Python objects dozens of times its size, where an array costs its bytes.
+    The first read takes up to FIRST_READ_BYTES, so that a small message (most are) costs one system call; the
+    peer sends nothing more until it has an answer, so a read that returns more than one message means a peer
+    that does not follow the protocol: WireError.
     """
-    (length,) = struct.unpack("<Q", _exactly(sock, 8))
+    data = _chunk(sock, FIRST_READ_BYTES)
+    while len(data) < 8:
+        data += _chunk(sock, 8 - len(data))
+    (length,) = struct.unpack_from("<Q", data)
     if length > limit:
         raise WireError(f"message of {length} bytes is over the limit of {limit}")
-    if tree_limit is None or length < _HEADER.size:
-        return decode(_exactly(sock, length), resolve_function)
-    head = _exactly(sock, _HEADER.size)
-    tree_length, _ = _HEADER.unpack(head)
-    if tree_length > tree_limit:
-        raise WireError(f"message with {tree_length} bytes of values outside arrays is over the limit of "
-                        f"{tree_limit} (return large data as numpy arrays)")
-    return decode(head + _exactly(sock, length - _HEADER.size), resolve_function)
+    if len(data) > 8 + length:
+        raise WireError("more data than one message")
+    if tree_limit is not None and length >= _HEADER.size:
+        while len(data) < 8 + _HEADER.size:
+            data += _chunk(sock, 8 + _HEADER.size - len(data))
+        tree_length, _ = _HEADER.unpack_from(data, 8)
+        if tree_length > tree_limit:
+            raise WireError(f"message with {tree_length} bytes of values outside arrays is over the limit of "
+                            f"{tree_limit} (return large data as numpy arrays)")
+    if len(data) < 8 + length:
+        data += _exactly(sock, 8 + length - len(data))
+    return decode(data[8:], resolve_function)
+
+
+FIRST_READ_BYTES = 64 * 1024
+
+
+def _chunk(sock, most: int) -> bytes:
+    chunk = sock.recv(most)
+    if not chunk:
+        raise EOFError("the other side closed the connection")
+    return chunk
 
 
 def _exactly(sock, n: int) -> bytes:
