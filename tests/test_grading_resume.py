@@ -111,3 +111,18 @@ def test_regrading_one_student_replaces_their_grades(small_class):
     assert changed == [(("s00", "rel_error_tests", 0.0), ("s00", "rel_error_tests", 2.0))]
     assert "graded now: 1" in out
     assert "grading" in err  # the progress bar (done/total, failures, ETA) goes to stderr
+
+
+def test_an_assignment_not_released_stops_the_run_before_anything_is_written(small_class):
+    """The sandboxes start before the gradebook opens: an assignment it does not know still ends the run with one
+    line, a non-zero exit, and nothing written (no gradebook rows, no graded notebook)."""
+    with Gradebook(f"sqlite:///{small_class / 'gradebook.db'}") as gradebook:
+        gradebook.remove_assignment(ASSIGNMENT)
+    run = course_grade(small_class)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert f"assignment {ASSIGNMENT} is not in the gradebook: release it first" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert graded_count(small_class) == 0
+    with sqlite3.connect(small_class / "gradebook.db") as db:
+        assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == 0

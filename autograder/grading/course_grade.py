@@ -398,8 +398,8 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     global _seed_secret
     sandboxes, gradebook = [], None
     try:
-        # the sandboxes warm up in their own processes (the longest part of starting, 2-3 s) while this one opens
-        # the gradebook and warms up itself; the workers are forked from it warm
+        # The sandboxes warm up in their own processes (the longest part of starting: 2 s of CPU each) from the
+        # start, while this one opens the gradebook and warms up itself; the workers are forked from it warm.
         sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False, cpu=cpu)
                      for cpu in cpu_plan(jobs, usable)]
         gradebook = open_gradebook(course_dir, course_id, to_grade)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import functools
 import importlib.metadata
 import itertools
 import os
@@ -82,8 +83,10 @@ class Limits:
     processes: int = 256                   # processes and threads of the sandbox's user, the fork server's included
 
 
+@functools.lru_cache(maxsize=1)
 def bubblewrap_problem() -> str | None:
-    """None when bubblewrap can make a sandbox here, else why not."""
+    """None when bubblewrap can make a sandbox here, else why not (asked once per process: each probe starts a
+    sandbox, and a grader starts two per worker)."""
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
     probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", *USER_OPTIONS,
