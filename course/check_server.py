@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import json
 import os
 import signal
@@ -277,7 +278,12 @@ def serve(workspace: Path, parent: int | None = None, ready=None, solutions=None
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished children are reaped by the kernel
     server.settimeout(POLL_SECONDS)
     try:
-        warm_up(solutions)
+        gc.disable()  # the imports make several hundred thousand objects that all live on: no collection meanwhile
+        try:
+            warm_up(solutions)
+            gc.freeze()  # and none of them in any later one, here or in a child (their pages stay shared)
+        finally:
+            gc.enable()
         server.listen(16)  # until now a connect is refused, and `course check` grades in its own process
         if ready:
             ready(path)

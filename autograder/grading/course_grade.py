@@ -402,13 +402,19 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
         # start, while this one opens the gradebook and warms up itself; the workers are forked from it warm.
         sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False, cpu=cpu)
                      for cpu in cpu_plan(jobs, usable)]
-        gradebook = open_gradebook(course_dir, course_id, to_grade)
-        _seed_secret = seed_secret(course_dir)  # the forked workers inherit it
-        _warm_up(to_grade)
-        # torch's and the checks' objects out of every later collection: the gradebook's many small objects would
-        # otherwise make each full collection walk them all again (this process: 13.4 s of CPU for a class of 280,
-        # 12.3 s frozen)
-        gc.freeze()
+        # no collection while the imports make several hundred thousand objects that all live on (each full
+        # collection walks them all and finds nothing: half a second of CPU in all)
+        gc.disable()
+        try:
+            gradebook = open_gradebook(course_dir, course_id, to_grade)
+            _seed_secret = seed_secret(course_dir)  # the forked workers inherit it
+            _warm_up(to_grade)
+            # torch's and the checks' objects out of every later collection: the gradebook's many small objects would
+            # otherwise make each full collection walk them all again (this process: 13.4 s of CPU for a class of
+            # 280, 12.3 s frozen)
+            gc.freeze()
+        finally:
+            gc.enable()
         context = multiprocessing.get_context("fork")
         free = context.SimpleQueue()
         for index in range(jobs):

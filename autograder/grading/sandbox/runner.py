@@ -474,7 +474,9 @@ if __name__ == "__main__":
     not_dumpable()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.makedirs(SCRATCH, exist_ok=True)
-    warm_up()
+    gc.disable()  # the imports make some 400,000 objects that all live on: collecting meanwhile finds nothing
+    warm_up()     # and costs a quarter of a second
     gc.freeze()  # the warm objects stay out of every collection, so executors do not copy their pages by touching them
+    gc.enable()
     no_new_huge_pages()
     serve_forks(socket.socket(fileno=int(sys.argv[1])))
