@@ -6,6 +6,8 @@ the process without torch every one fails, or finds nothing; a function by hand 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from autograder.grading.sandbox.worker import Sandbox, bubblewrap_problem, torch_files
@@ -84,6 +86,17 @@ def test_torch_s_files_are_not_there(executor):
     executor.replay([("import os\ndef f(paths):\n    return [p for p in paths if os.path.isdir(p) and os.listdir(p) "
                       "or os.path.isfile(p) and os.path.getsize(p)]", "cell")], timeout=30)
     assert executor.call("f", (paths,), {}, by_hand=True, timeout=30) == {"ok": True, "result": [], "stdout": ""}
+
+
+def test_torch_s_files_are_every_top_level_entry_its_distribution_lists():
+    """torch_files reads the distribution's RECORD as text (fast); it names what Distribution.files names."""
+    import importlib.metadata
+
+    distribution = importlib.metadata.distribution("torch")
+    site = Path(distribution.locate_file("")).resolve()
+    tops = {Path(str(f)).parts[0] for f in distribution.files} - {".."}
+    assert torch_files() == sorted(site / top for top in tops if (site / top).exists())
+    assert {p.name for p in torch_files()} >= {"torch", "torchgen"}
 
 
 def test_a_use_of_the_stand_in_is_named_even_when_caught(executor):
