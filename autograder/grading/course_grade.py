@@ -188,7 +188,8 @@ def cpu_plan(jobs: int, usable: set[int]) -> list[int | None]:
 
 
 def _warm_up(assignments) -> None:
-    """Import the checks and what they compute references with, and make torch's slow first calls, once."""
+    """Import the checks and what they compute references with, make torch's slow first calls, and read the source
+    notebooks and their released checksums (_source), once: every worker inherits them."""
     import torch
 
     from autograder.grading import grader  # noqa: F401
@@ -202,6 +203,8 @@ def _warm_up(assignments) -> None:
         importlib.import_module(module)
     for assignment in assignments:
         check_module(assignment)
+        for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+            _source(assignment, path.name)
 
 
 def grade_task(task: Task) -> dict:
