@@ -11,7 +11,8 @@
   has a check server running, as `course lab` starts one; the time it takes to get ready is printed too).
   --course: another `course` command to time cold the same way (an older clone, for before/after);
 - `course grade` on a class of --class-size submissions of one assignment (the first given, 00_getting_started by
-  default): the whole run and one submission alone (`--student`), which is mostly start-up.
+  default): the whole run and one submission alone (`--student`), which is mostly start-up; each --course command
+  in turn, --repeat rounds, the median of each.
 Timings on a shared machine drift; the load average is printed with them, and the CPU seconds beside the wall
 seconds of a command say what it costs on an idle machine.
 """
@@ -207,18 +208,25 @@ def main() -> int:
             stock.mkdir()
             nbgrader(stock, "generate_assignment", assignment, "--force", quiet=True)
             synthetic_class(stock, assignment, args.class_size)
+            # each command in turn, --repeat rounds (this machine's speed drifts): the median of each
+            timings = {(command, label): [] for command in commands for label in ("one", "whole")}
+            for _ in range(args.repeat):
+                for command in commands:
+                    for label, extra in (("one", ["--student", "student-000"]), ("whole", [])):
+                        copy = tmp / "class-copy"
+                        shutil.rmtree(copy, ignore_errors=True)
+                        shutil.copytree(stock, copy)
+                        timings[command, label].append(time_command(
+                            [command, "grade", assignment, "--course-dir", str(copy), *extra], 1, cwd=REPO_ROOT))
             for command in commands:
-                timings = {}
-                for label, extra in (("one submission", ["--student", "student-000"]), ("whole class", [])):
-                    copy = tmp / f"class-{len(timings)}"
-                    shutil.rmtree(copy, ignore_errors=True)
-                    shutil.copytree(stock, copy)
-                    timings[label] = time_command([command, "grade", assignment, "--course-dir", str(copy), *extra],
-                                                  1, cwd=REPO_ROOT)
-                one, whole = timings["one submission"], timings["whole class"]
+                one, whole = (sorted(timings[command, label])[len(timings[command, label]) // 2]
+                              for label in ("one", "whole"))
                 print(f"  {command}: one submission {one[0]:.2f} s ({one[1]:.2f} s CPU), "
-                      f"{args.class_size} submissions {whole[0]:.2f} s ({whole[1]:.2f} s CPU)"
-                      + ("  ! failed" if one[2] or whole[2] else ""))
+                      f"{args.class_size} submissions {whole[0]:.2f} s ({whole[1]:.2f} s CPU); medians of "
+                      f"{args.repeat}: one " + ", ".join(f"{t[0]:.2f}" for t in timings[command, "one"])
+                      + "; whole " + ", ".join(f"{t[0]:.2f}" for t in timings[command, "whole"])
+                      + ("  ! failed" if any(t[2] for t in timings[command, "one"] + timings[command, "whole"])
+                         else ""))
     return 0
 
 
