@@ -14,7 +14,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbgrader.validator import Validator
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.grading import engine
 from autograder import notebooks as nbs
@@ -162,6 +165,64 @@ def test_untouched_release_earns_nothing_and_grades_cleanly(assignment, released
         assert grade.cells, f"{path.name}: no grade cells"
         assert grade.auto_max > 0
         assert grade.auto_points == 0, [(c.grade_id, c.points) for c in grade.cells if c.points]
+
+
+class ValidatorKeepingItsRun(Validator):
+    """Stock nbgrader Validate, which also keeps the notebook it ran: where Run All would have stopped."""
+
+    def _preprocess(self, nb):
+        self.executed = super()._preprocess(nb)
+        return self.executed
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")  # the colours of a traceback, which JupyterLab's dialog renders
+HIDDEN_TEST_TRACES = (nbs.HIDDEN_BEGIN, "from autograder", "import autograder")  # hidden tests import their checks
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("assignment", per_assignment())
+def test_untouched_release_fails_its_visible_checks_readably(assignment, released, tmp_path):
+    """What a student sees who runs the untouched release and presses Validate (JupyterLab's button runs this same
+    nbgrader Validator with the course's configuration; tests/browser/ presses it for two assignments): the first
+    error is a NotImplementedError, every visible check fails with an exception a student can read, written answers
+    are "You did not provide a response.", and nothing of the hidden tests shows. Experiment cells are left out of
+    the run: Validate lists only graded cells, and no graded cell depends on an experiment (the solution earns the
+    same points without them)."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT)).load_config()
+    for path, _ in sources(assignment):
+        release = nbs.read_notebook(released(assignment) / path.name)
+        release.cells = [c for c in release.cells if not nbs.is_experiment(c)]
+        nbformat.write(release, tmp_path / path.name)
+        tests = [c for c in release.cells if nbs.is_test(c)]
+        written = [c for c in release.cells if nbs.is_grade(c) and nbs.is_solution(c)]
+        validator = ValidatorKeepingItsRun(config=config)
+        results = validator.validate(str(tmp_path / path.name))
+        assert set(results) == {"failed"}, f"{path.name}: Validate says {sorted(results)}"
+        errors = [o for c in validator.executed.cells if c.cell_type == "code" for o in c.outputs
+                  if o.output_type == "error"]
+        assert errors and errors[0].ename == "NotImplementedError", \
+            f"{path.name}: Run All stops at {errors[0].ename if errors else 'nothing'}"
+        # source -> error (written answers share one source)
+        failed = {cell["source"]: ANSI_CODES.sub("", cell["raw_error"]) for cell in results["failed"]}
+        # a cell whose visible checks reuse another exercise's function (course.reuse) says "fix it first" and runs
+        # them only once that function passes its quick check: with every stub untouched, it need not fail
+        guarded = [cell for cell in tests if "reused_functions_work(" in cell.source]
+        for cell in tests:  # every other visible check fails, with the exception a student can read
+            if cell in guarded:
+                continue
+            error = failed.get(cell.source.strip())
+            assert error is not None, f"{path.name}: Validate does not list {nbs.grade_id(cell)} as failed"
+            exception_line = re.search(r"^\s*\w+(Error|Exception)\b", error, re.MULTILINE)
+            assert exception_line, f"{nbs.grade_id(cell)}: no exception a student can read in {error[-500:]}"
+        for cell in written:
+            assert failed.get(cell.source.strip()) == "You did not provide a response.", nbs.grade_id(cell)
+        listed = len(results["failed"])
+        assert len(tests) - len(guarded) + len(written) <= listed <= len(tests) + len(written), \
+            f"{path.name}: Validate lists {listed} failed cells, not {len(tests)} (less up to " \
+            f"{len(guarded)} that reuse another function) + {len(written)}"
+        shown = "\n".join(text for source, error in failed.items() for text in (source, error))
+        for secret in HIDDEN_TEST_TRACES:
+            assert secret not in shown, f"{path.name}: Validate shows {secret!r}"
 
 
 @pytest.mark.parametrize("assignment", per_assignment())
