@@ -23,7 +23,8 @@ from autograder.instructor.submissions import fill_solutions, renamed_variables,
 from course.cli import main
 
 ASSIGNMENT, NOTEBOOK = "00_getting_started", "getting_started.ipynb"
-pytestmark = [pytest.mark.pipeline]
+# one xdist group: the graded class is made once, on one worker
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("instructor_pipeline")]
 
 
 def course(*args):

@@ -1,8 +1,10 @@
 """Quality gates every assignment in source_notebooks/ is held to, automatically.
 
 Static gates read the notebooks; the pipeline gates release with stock nbgrader and grade with the course's engine
-(the executed solution earns every autograded point, the untouched release none, skipping experiments changes
-nothing). The checks themselves are tested in test_checks.py.
+(the executed solution, experiments included, earns every autograded point) and validate with stock nbgrader (the
+untouched release's visible checks fail readably). That the solution earns every point with its experiments skipped
+too, and the untouched release none, test_self_check.py shows with course grade's grader. The checks themselves are
+tested in test_checks.py.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbgrader.validator import Validator
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.grading import engine
 from autograder import notebooks as nbs
@@ -102,7 +107,8 @@ def released(tmp_path_factory):
     def release(assignment):
         if assignment not in made:
             root = tmp_path_factory.mktemp(f"course-{assignment}")
-            subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+            # --no-db: the same release, without the gradebook these gates never read (half the time)
+            subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--no-db",
                             f"--CourseDirectory.root={root}", f"--CourseDirectory.source_directory={SOURCE_ROOT}",
                             "--log-level=WARN"], cwd=REPO_ROOT, check=True,
                            env=_env_with_scripts())
@@ -142,7 +148,9 @@ def test_release_strips_solutions_and_hidden_tests(assignment, released):
 
 @pytest.mark.pipeline
 @pytest.mark.parametrize("assignment", per_assignment())
-def test_solution_earns_every_point_with_and_without_experiments(assignment, released):
+def test_solution_runs_its_experiments_and_earns_every_point(assignment, released):
+    """With its experiments, as stock nbgrader runs it. Without them, as `course grade` runs it, the solution earns
+    every point too: test_self_check.py grades each assignment's solution with course grade's grader."""
     for path, source in sources(assignment):
         solved = fill_solutions(nbs.read_notebook(released(assignment) / path.name), source)
         full, executed = engine.grade_notebook(solved, source, skip_experiments=False)
@@ -150,18 +158,64 @@ def test_solution_earns_every_point_with_and_without_experiments(assignment, rel
             assert cell.manual or cell.points == cell.max_points, f"{path.name}:{cell.grade_id}: {cell.message}"
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{path.name}: the solution raises {errors[0].ename}: {errors[0].evalue}"
-        skipped, _ = engine.grade_notebook(solved, source, skip_experiments=True)
-        assert [(c.grade_id, c.points) for c in skipped.cells] == [(c.grade_id, c.points) for c in full.cells]
+
+
+class ValidatorKeepingItsRun(Validator):
+    """Stock nbgrader Validate, which also keeps the notebook it ran: where Run All would have stopped."""
+
+    def _preprocess(self, nb):
+        self.executed = super()._preprocess(nb)
+        return self.executed
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")  # the colours of a traceback, which JupyterLab's dialog renders
+HIDDEN_TEST_TRACES = (nbs.HIDDEN_BEGIN, "from autograder", "import autograder")  # hidden tests import their checks
 
 
 @pytest.mark.pipeline
 @pytest.mark.parametrize("assignment", per_assignment())
-def test_untouched_release_earns_nothing_and_grades_cleanly(assignment, released):
-    for path, source in sources(assignment):
-        grade, _ = engine.grade_notebook(nbs.read_notebook(released(assignment) / path.name), source)
-        assert grade.cells, f"{path.name}: no grade cells"
-        assert grade.auto_max > 0
-        assert grade.auto_points == 0, [(c.grade_id, c.points) for c in grade.cells if c.points]
+def test_untouched_release_fails_its_visible_checks_readably(assignment, released, tmp_path):
+    """What a student sees who runs the untouched release and presses Validate (JupyterLab's button runs this same
+    nbgrader Validator with the course's configuration; tests/browser/ presses it for two assignments): the first
+    error is a NotImplementedError, every visible check fails with an exception a student can read, written answers
+    are "You did not provide a response.", and nothing of the hidden tests shows. Experiment cells are left out of
+    the run: Validate lists only graded cells, and no graded cell depends on an experiment (the solution earns the
+    same points without them)."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT)).load_config()
+    for path, _ in sources(assignment):
+        release = nbs.read_notebook(released(assignment) / path.name)
+        release.cells = [c for c in release.cells if not nbs.is_experiment(c)]
+        nbformat.write(release, tmp_path / path.name)
+        tests = [c for c in release.cells if nbs.is_test(c)]
+        written = [c for c in release.cells if nbs.is_grade(c) and nbs.is_solution(c)]
+        validator = ValidatorKeepingItsRun(config=config)
+        results = validator.validate(str(tmp_path / path.name))
+        assert set(results) == {"failed"}, f"{path.name}: Validate says {sorted(results)}"
+        errors = [o for c in validator.executed.cells if c.cell_type == "code" for o in c.outputs
+                  if o.output_type == "error"]
+        assert errors and errors[0].ename == "NotImplementedError", \
+            f"{path.name}: Run All stops at {errors[0].ename if errors else 'nothing'}"
+        # source -> error (written answers share one source)
+        failed = {cell["source"]: ANSI_CODES.sub("", cell["raw_error"]) for cell in results["failed"]}
+        # a cell whose visible checks reuse another exercise's function (course.reuse) says "fix it first" and runs
+        # them only once that function passes its quick check: with every stub untouched, it need not fail
+        guarded = [cell for cell in tests if "reused_functions_work(" in cell.source]
+        for cell in tests:  # every other visible check fails, with the exception a student can read
+            if cell in guarded:
+                continue
+            error = failed.get(cell.source.strip())
+            assert error is not None, f"{path.name}: Validate does not list {nbs.grade_id(cell)} as failed"
+            exception_line = re.search(r"^\s*\w+(Error|Exception)\b", error, re.MULTILINE)
+            assert exception_line, f"{nbs.grade_id(cell)}: no exception a student can read in {error[-500:]}"
+        for cell in written:
+            assert failed.get(cell.source.strip()) == "You did not provide a response.", nbs.grade_id(cell)
+        listed = len(results["failed"])
+        assert len(tests) - len(guarded) + len(written) <= listed <= len(tests) + len(written), \
+            f"{path.name}: Validate lists {listed} failed cells, not {len(tests)} (less up to " \
+            f"{len(guarded)} that reuse another function) + {len(written)}"
+        shown = "\n".join(text for source, error in failed.items() for text in (source, error))
+        for secret in HIDDEN_TEST_TRACES:
+            assert secret not in shown, f"{path.name}: Validate shows {secret!r}"
 
 
 @pytest.mark.parametrize("assignment", per_assignment())

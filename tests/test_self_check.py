@@ -3,7 +3,8 @@ against `course grade`.
 
 On the demo class's notebooks (autograder.instructor.demo: the solution, the untouched release, catalogued mistakes) the
 in-kernel check and `course check`'s in-process grading give every test cell the points that `course grade`'s
-grader (the learner's code in the sandbox, the verdicts outside it) gives it.
+grader (the learner's code in the sandbox, the verdicts outside it) gives it; and that grader, which skips the
+experiments, gives the solution every point (no graded cell needs an experiment), and the untouched release none.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def test_self_check_gives_the_points_of_course_grade_on_the_demo_class(assignmen
                 source_path = SOURCE_ROOT / assignment / name
                 source = nbs.read_notebook(source_path)
                 graded, _ = grader.grade_notebook(sandbox, submission, source)
+                if student == "demo-solution":  # course grade skips experiments: no graded cell may need one
+                    lost = [(c.grade_id, c.points, c.message) for c in graded.cells
+                            if not c.manual and c.points != c.max_points]
+                    assert not lost, f"{name}: the solution, its experiments skipped, loses points: {lost}"
+                if student == "demo-untouched":  # the release as it is handed out earns nothing, and grades
+                    assert graded.cells and graded.auto_max > 0, f"{name}: no autograded cells"
+                    assert graded.auto_points == 0, [(c.grade_id, c.points) for c in graded.cells if c.points]
                 expected = auto_points(graded)
                 tested = {nbs.grade_id(c) for c in source.cells if nbs.is_test(c)}
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -71,8 +79,6 @@ def test_self_check_gives_the_points_of_course_grade_on_the_demo_class(assignmen
                 assert in_kernel.not_defined == [], f"{student}/{name}"
                 tests = {gid: points for gid, points in expected.items() if gid in tested}
                 assert auto_points(in_kernel.grade) == tests, f"{student}/{name}: in-kernel check"
-                if student == "demo-solution":
-                    assert set(expected.values()) != {0.0}
 
 
 # --- course.self_check.check in a notebook's names ------------------------------------------------------------
