@@ -12,14 +12,18 @@ repository's git history it builds, in a temporary folder:
 and grades one synthetic class made from the OLD content (benchmarks/grading_throughput.py's synthetic_class, run
 in the "today" tree) with each, as `course grade` runs: a new process, `python -c`, cwd = that tree.
 
-It needs the repository's history (a clone, not an exported copy of the files): both trees come from `git archive`.
+It needs the repository's history (a clone, not an exported copy of the files; a shallow clone lacks the earlier
+commit): both trees come from `git archive`.
 
-Each tree gets its own view of this virtual environment, made of hard links to the same files: the sandbox's
-interpreter imports `course` through the environment's editable install, which names the folder the environment
-was installed from, and inside the sandbox only the running tree's `course/` is mounted. The copy names the tree
-instead (and nothing else differs). Before timing, each engine grades a class of two, the full solution and the
-untouched release of every assignment, and must give full marks to the one and 0 to the other on every hidden-test
-cell; a probe prints where `autograder` and `course` come from, in the grader and inside the sandbox.
+Both engines run on this virtual environment; the script says which of the earlier commit's pinned packages it
+lacks or has in another version. Each tree gets its own view of the environment, made of hard links to the same
+files: the sandbox's interpreter imports `course` through the environment's editable install, which names the
+folder the environment was installed from, and inside the sandbox only the running tree's `course/` is mounted.
+The view names the tree instead (and nothing else differs); so the temporary folder is on the environment's file
+system (beside the environment when the system's temporary folder is not). Before timing, each engine grades a
+class of two, the full solution and the untouched release of every assignment, and must give full marks to the
+one and 0 to the other on every hidden-test cell; a probe prints where `autograder` and `course` come from, in the
+grader and inside the sandbox.
 
     .venv/bin/python benchmarks/engine_on_earlier_course.py [--commit 0c1a837] [--per-assignment 40] [--jobs 2]
         [--runs 3] [ASSIGNMENT ...]
@@ -44,6 +48,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,6 +269,24 @@ def build_today_with_old_content(old: Path, layout: Layout, today: Path, today_r
     return choice
 
 
+def pins_not_installed(tree: Path) -> list[str]:
+    """The packages tree's pyproject.toml pins (its dependencies) that this environment lacks or has in another
+    version."""
+    from importlib import metadata
+
+    pins = tomllib.loads((tree / "pyproject.toml").read_text())["project"]["dependencies"]
+    wrong = []
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        try:
+            installed = metadata.version(name.split("[")[0].strip())
+        except metadata.PackageNotFoundError:
+            installed = None
+        if (installed or "").split("+")[0] != version.strip():  # +cpu: the build, not another version
+            wrong.append(f"{pin} (installed: {installed or 'none'})")
+    return wrong
+
+
 # --- one view of this virtual environment per tree -------------------------------------------------------------------
 
 def installed_root(python: str) -> Path:
@@ -414,6 +437,9 @@ def measure(args) -> int:
             raise Problem(f"unknown assignment {unknown[0]!r} at {commit} (known: {', '.join(known)})")
         names = args.assignments or known
         choice = build_today_with_old_content(tmp / "then", layout, tmp / "today", today_revision)
+        missing = pins_not_installed(tmp / "then")
+        print(f"packages {commit} pins that this environment lacks or has in another version: "
+              + (", ".join(missing) if missing else "none"))
         print("course modules the old content imports: " + ", ".join(
             f"{m} ({'today' if w == 'today' else commit}'s)" for m, w in choice.items()))
         engines = [Engine(label, tmp / label, lay, environment_for(tmp / label, tmp / f"venv-{label}"))
@@ -423,11 +449,12 @@ def measure(args) -> int:
         for engine in engines:
             engine.probe()
         # the class of two: sound grading of the old content by both engines (and every module compiled once)
-        wrong = []
+        wrong, pair = [], tmp / "class-of-two"
+        pair.mkdir()
+        engines[1].run(BUILD_CLASS, str(pair), "2", *names)
         for engine in engines:
             course = tmp / f"check-{engine.label}"
-            course.mkdir()
-            engines[1].run(BUILD_CLASS, str(course), "2", *names)
+            shutil.copytree(pair, course)
             engine.grade(course, names, args.jobs)
             wrong += sound_grading(engine, course, names)
         if wrong:
@@ -478,7 +505,8 @@ def report(args, commit: str, times: dict, found: dict, why: dict, kinds: dict) 
     for label, runs in found.items():
         for k, later in enumerate(runs[1:], start=2):
             if later != runs[0]:
-                print(f"  {label}: run {k} scored {len(differences(runs[0], later))} grade cells differently from run 1")
+                changed = len(differences(runs[0], later))
+                print(f"  {label}: run {k} scored {changed} grade cells differently from run 1")
                 status = 1
     diff = differences(found["then"][0], found["today"][0])
     print(f"\ngrade cells scored differently (then -> today): {len(diff)} of {len(found['today'][0])}")
