@@ -28,8 +28,9 @@ grader and inside the sandbox.
     .venv/bin/python benchmarks/engine_on_earlier_course.py [--commit 0c1a837] [--per-assignment 40] [--jobs 2]
         [--runs 3] [ASSIGNMENT ...]
 
-Prints per engine the time of each run (interleaved then/today, one round after another), the median, the ratio
-today/then of the medians, and every grade cell the two engines scored differently, with today's reason.
+Prints per engine the time of each run (interleaved then/today, one round after another) and its CPU time, their
+medians, the ratios today/then of the medians, and every grade cell the two engines scored differently, with
+today's reason.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -342,9 +344,11 @@ class Engine:
         return Path(path).resolve().is_relative_to(self.tree.resolve())
 
     def grade(self, course: Path, assignments: list[str], jobs: int) -> tuple[float, dict]:
-        started = time.perf_counter()
+        """(wall seconds, result) of one run; result["cpu_seconds"]: the CPU time of the run's processes."""
+        started, cpu_before = time.perf_counter(), children_cpu_seconds()
         result = self.run(COURSE_GRADE, self.layout.grading, str(course), str(jobs), *assignments)
         seconds = time.perf_counter() - started
+        result["cpu_seconds"] = children_cpu_seconds() - cpu_before
         if not (self.inside(result["autograder"]) and self.inside(result["course"])):
             raise Problem(f"{self.label}: graded with {result['autograder']} and {result['course']}, not {self.tree}")
         return seconds, result
@@ -361,6 +365,13 @@ class Engine:
             raise Problem(f"{self.label}: the grader imported packages from outside {self.tree}")
         if len(lines) != 2 or not self.inside(lines[0]) or lines[1] != expected:
             raise Problem(f"{self.label}: the sandbox's course is not {self.tree / 'course'}: {found['sandbox']}")
+
+
+def children_cpu_seconds() -> float:
+    """User and system CPU time of this process's finished children and the processes they waited for (the grader,
+    its workers, the sandboxes): on a shared machine it varies less with the load than the wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def test_cells(tree: Path, assignment: str) -> dict[tuple[str, str], float]:
@@ -472,6 +483,7 @@ def measure(args) -> int:
         secret.write_bytes(os.urandom(32))
         secret.chmod(0o600)
         times = {e.label: [] for e in engines}
+        cpu = {e.label: [] for e in engines}
         found = {e.label: [] for e in engines}
         why = {}
         print(f"load average before: {load()}")
@@ -481,26 +493,31 @@ def measure(args) -> int:
                 shutil.copytree(class_dir, course)
                 seconds, result = engine.grade(course, names, args.jobs)
                 times[engine.label].append(seconds)
+                cpu[engine.label].append(result["cpu_seconds"])
                 found[engine.label].append({(a, *key): value for a in names
                                             for key, value in scores(course, a).items()})
                 why.setdefault(engine.label, reasons(course))
-                print(f"  round {round_ + 1}, {engine.label}: {seconds:.1f} s, {result['graded']} submissions, "
+                print(f"  round {round_ + 1}, {engine.label}: {seconds:.1f} s ({result['cpu_seconds']:.1f} s of CPU), "
+                      f"{result['graded']} submissions, "
                       f"{1000 * result['work_seconds'] / max(result['graded'], 1):.0f} ms of worker time each, "
                       f"{result['crashed']} not gradable")
                 shutil.rmtree(course)
         print(f"load average after: {load()}")
-    return report(args, commit, times, found, why, kinds)
+    return report(args, commit, times, cpu, found, why, kinds)
 
 
-def report(args, commit: str, times: dict, found: dict, why: dict, kinds: dict) -> int:
+def report(args, commit: str, times: dict, cpu: dict, found: dict, why: dict, kinds: dict) -> int:
     medians = {label: statistics.median(seconds) for label, seconds in times.items()}
+    cpu_medians = {label: statistics.median(seconds) for label, seconds in cpu.items()}
     print(f"\ncourse grade on {commit}'s course content ({args.per_assignment} per assignment, {args.jobs} jobs, "
           "start-up included):")
     for label, seconds in times.items():
         engine = commit if label == "then" else "today"
         print(f"  engine of {engine:8}: " + ", ".join(f"{s:.1f} s" for s in seconds)
-              + f" in the order run; median {medians[label]:.1f} s")
-    print(f"  ratio today/then: {medians['today'] / medians['then']:.3f} (medians)")
+              + f" in the order run; median {medians[label]:.1f} s; CPU time "
+              + ", ".join(f"{s:.1f} s" for s in cpu[label]) + f", median {cpu_medians[label]:.1f} s")
+    print(f"  ratio today/then: {medians['today'] / medians['then']:.3f} (medians of the wall times), "
+          f"{cpu_medians['today'] / cpu_medians['then']:.3f} (medians of the CPU times)")
     status = 0
     for label, runs in found.items():
         for k, later in enumerate(runs[1:], start=2):
