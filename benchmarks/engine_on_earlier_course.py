@@ -227,7 +227,7 @@ def course_modules_for(old: Path, today: Path, content: list[Path]) -> dict[str,
     for module in sorted(used):
         old_file, today_file = old / "course" / f"{module}.py", today / "course" / f"{module}.py"
         if not old_file.is_file():
-            continue  # a name, not a module (course.cli is a module; course.something_else would be too)
+            continue  # not a module of the old package (an attribute such as course.__file__)
         if not today_file.is_file():
             choice[module] = "old"
             continue
