@@ -458,7 +458,7 @@ def cached_reference(function):
                 cache[key] = (kept, [g.bit_generator.state for g in generators])
                 if len(cache) > REFERENCE_CACHE_SIZE:
                     cache.popitem(last=False)
-                return _copy_result(kept)  # the same values, and of the same kind, as every later call's
+                return _detached(result)  # the same values, and of the same kind, as every later call's
         except _NoContentKey:
             pass
         return result
@@ -490,12 +490,12 @@ def _feed(value, digest, generators: list, depth: int) -> None:
         if array.dtype.kind not in "biufc":
             raise _NoContentKey
         digest.update(f"{kind.__name__}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # its bytes, not copied
     elif torch is not None and kind is torch.Tensor:
         if value.dtype not in (torch.float64, torch.float32, torch.int64, torch.int32, torch.bool, torch.uint8):
             raise _NoContentKey
         digest.update(f"tensor:{value.dtype}:{tuple(value.shape)}:{value.requires_grad};".encode())
-        digest.update(value.detach().contiguous().numpy().tobytes())
+        digest.update(value.detach().contiguous().numpy().reshape(-1).view(np.uint8))
     elif kind in (tuple, list):
         digest.update(f"{kind.__name__}:{len(value)}(".encode())
         for item in value:
@@ -548,6 +548,21 @@ def _copy_result(value, depth: int = 0):
     if kind is dict:
         return {name: _copy_result(item, depth + 1) for name, item in value.items()}
     raise _NoContentKey
+
+
+def _detached(value):
+    """A result as _copy_result returns it (tensors detached from autograd's graph), without copying: for the
+    caller of the call that computed it, which shares it with no one (the cache keeps its own copy)."""
+    torch = sys.modules.get("torch")
+    kind = type(value)
+    if torch is not None and kind is torch.Tensor:
+        return value.detach()
+    if kind in (tuple, list):
+        items = [_detached(item) for item in value]
+        return items if kind is list else tuple(items)
+    if kind is dict:
+        return {name: _detached(item) for name, item in value.items()}
+    return value
 
 
 # --- comparisons -----------------------------------------------------------------------------------------------
