@@ -113,16 +113,23 @@ def test_regrading_one_student_replaces_their_grades(small_class):
     assert "grading" in err  # the progress bar (done/total, failures, ETA) goes to stderr
 
 
-def test_an_assignment_not_released_stops_the_run_before_anything_is_written(small_class):
-    """The sandboxes start before the gradebook opens: an assignment it does not know still ends the run with one
-    line, a non-zero exit, and nothing written (no gradebook rows, no graded notebook)."""
-    with Gradebook(f"sqlite:///{small_class / 'gradebook.db'}") as gradebook:
-        gradebook.remove_assignment(ASSIGNMENT)
-    run = course_grade(small_class)
+@pytest.mark.parametrize("gradebook", ["none", "without the assignment"])
+def test_an_assignment_not_released_stops_the_run_before_anything_is_written(tmp_path, gradebook):
+    """The sandboxes start before the gradebook opens: a course folder with no gradebook, or one that does not know
+    the assignment, still ends the run with one line, a non-zero exit, and nothing written."""
+    folder = tmp_path / "submitted" / "s00" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(nbs.read_notebook(SOURCE_ROOT / ASSIGNMENT / NOTEBOOK), folder / NOTEBOOK)
+    says = "there is no gradebook in"
+    if gradebook != "none":
+        nbgrader(tmp_path, "db", "assignment", "add", "another_assignment", quiet=True)
+        says = f"assignment {ASSIGNMENT} is not in the gradebook: release it first"
+    run = course_grade(tmp_path)
     out, err = run.communicate(timeout=300)
     assert run.returncode != 0
-    assert f"assignment {ASSIGNMENT} is not in the gradebook: release it first" in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert graded_count(small_class) == 0
-    with sqlite3.connect(small_class / "gradebook.db") as db:
-        assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == 0
+    assert says in err and len(err.strip().splitlines()) == 1, err
+    assert graded_count(tmp_path) == 0 and not (tmp_path / "autograded").exists()
+    assert (tmp_path / "gradebook.db").exists() == (gradebook != "none")
+    if gradebook != "none":
+        with sqlite3.connect(tmp_path / "gradebook.db") as db:
+            assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == 0

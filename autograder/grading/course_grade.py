@@ -299,7 +299,11 @@ def open_gradebook(course_dir: Path, course_id: str, assignments: list[str]):
     """The course's gradebook, open for the run; CourseError when an assignment has not been released."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    gradebook = Gradebook(db_url(course_dir), course_id)
+    url = db_url(course_dir)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        # nothing was released here (nbgrader would make an empty gradebook, with `alembic` from PATH)
+        raise CourseError(f"there is no gradebook in {course_dir}: release the assignments first (course release)")
+    gradebook = Gradebook(url, course_id)
     for assignment in assignments:
         try:
             gradebook.find_assignment(assignment)
