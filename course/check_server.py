@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import gc
 import json
 import os
 import signal
@@ -31,6 +30,8 @@ import stat
 import struct
 import sys
 from pathlib import Path
+
+from course.warm import long_lived_imports
 
 SOCKET_NAME = ".course-check.sock"
 CONNECT_SECONDS = 2.0     # a server that does not accept within this is passed by
@@ -278,12 +279,8 @@ def serve(workspace: Path, parent: int | None = None, ready=None, solutions=None
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished children are reaped by the kernel
     server.settimeout(POLL_SECONDS)
     try:
-        gc.disable()  # the imports make several hundred thousand objects that all live on: no collection meanwhile
-        try:
+        with long_lived_imports():
             warm_up(solutions)
-            gc.freeze()  # and none of them in any later one, here or in a child (their pages stay shared)
-        finally:
-            gc.enable()
         server.listen(16)  # until now a connect is refused, and `course check` grades in its own process
         if ready:
             ready(path)

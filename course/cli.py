@@ -7,7 +7,6 @@ line to stderr and exits with status 2; nothing is left half-written.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from pathlib import Path
@@ -150,14 +149,12 @@ def cmd_check(args):
             print(answer["stdout"], end="")
             return answer["status"]
     _instructor_tools()
-    gc.disable()  # importing torch and the checks makes objects that all live on: collecting meanwhile finds nothing
-    try:
+    from course.warm import long_lived_imports
+
+    with long_lived_imports():
         one_torch_thread()
         from autograder import notebooks as nbs
         from autograder.self_study.check_report import check_notebook
-        gc.freeze()
-    finally:
-        gc.enable()
 
     try:
         table, grade = check_notebook(Path(args.notebook), assignment=args.assignment,

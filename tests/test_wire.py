@@ -3,7 +3,9 @@ else is refused, and no message, however malformed, decodes into something other
 
 import json
 import math
+import socket
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -146,9 +148,6 @@ def test_a_corrupted_message_decodes_to_plain_data_or_a_wire_error(value, data):
 @given(plain, st.lists(st.integers(1, 40), max_size=8))
 def test_a_message_arrives_whole_however_the_peer_splits_it(value, cuts):
     """One receive() per message, whether the bytes come in one piece (the usual case: one system call) or many."""
-    import socket
-    import threading
-
     framed = struct.pack("<Q", len(wire.encode(value))) + wire.encode(value)
     pieces, at = [], 0
     for cut in cuts:
@@ -168,8 +167,6 @@ def test_a_message_arrives_whole_however_the_peer_splits_it(value, cuts):
 def test_more_than_one_message_in_a_read_is_refused():
     """A peer sends nothing more until it has its answer: bytes beyond the first message mean one that does not
     follow the protocol (it could otherwise put an answer ahead of the question it answers)."""
-    import socket
-
     ours, theirs = socket.socketpair()
     with ours, theirs:
         wire.send(theirs, {"ok": True})
@@ -179,8 +176,6 @@ def test_more_than_one_message_in_a_read_is_refused():
 
 
 def test_a_message_over_the_limit_is_refused_before_its_body_is_read():
-    import socket
-
     ours, theirs = socket.socketpair()
     with ours, theirs:
         theirs.sendall(struct.pack("<Q", 10 ** 9))  # and no body: receive() must not wait for it

@@ -458,7 +458,9 @@ def cached_reference(function):
                 cache[key] = (kept, [g.bit_generator.state for g in generators])
                 if len(cache) > REFERENCE_CACHE_SIZE:
                     cache.popitem(last=False)
-                return _detached(result)  # the same values, and of the same kind, as every later call's
+                # the same values, and of the same kind, as every later call's; not copied again: the caller of the
+                # call that computed it shares it with no one
+                return _copy_result(result, share_data=True)
         except _NoContentKey:
             pass
         return result
@@ -528,8 +530,9 @@ def _is_named_function(value) -> bool:
     return module.split(".")[0] in _KEYED_FUNCTION_MODULES and "<" not in name
 
 
-def _copy_result(value, depth: int = 0):
-    """A copy of a reference's result that shares no memory with it; _NoContentKey for what cannot be copied so."""
+def _copy_result(value, depth: int = 0, share_data: bool = False):
+    """A copy of a reference's result that shares no memory with it; _NoContentKey for what cannot be copied so.
+    share_data: its arrays and (detached) tensors are the result's own, only the structure is new."""
     kind = type(value)
     torch = sys.modules.get("torch")
     if depth > 20:
@@ -537,32 +540,17 @@ def _copy_result(value, depth: int = 0):
     if value is None or kind in _SCALAR_TYPES or isinstance(value, np.generic):
         return value
     if kind is np.ndarray and value.dtype.kind in "biufc":
-        return value.copy()
+        return value if share_data else value.copy()
     if torch is not None and kind is torch.Tensor:
         # a tensor of torch's autograd graph (a reference computed with requires_grad) is kept as its values: the
         # checks compare values, and no check differentiates a reference's result again
-        return value.detach().clone()
+        return value.detach() if share_data else value.detach().clone()
     if kind in (tuple, list):
-        items = [_copy_result(item, depth + 1) for item in value]
+        items = [_copy_result(item, depth + 1, share_data) for item in value]
         return items if kind is list else tuple(items)
     if kind is dict:
-        return {name: _copy_result(item, depth + 1) for name, item in value.items()}
+        return {name: _copy_result(item, depth + 1, share_data) for name, item in value.items()}
     raise _NoContentKey
-
-
-def _detached(value):
-    """A result as _copy_result returns it (tensors detached from autograd's graph), without copying: for the
-    caller of the call that computed it, which shares it with no one (the cache keeps its own copy)."""
-    torch = sys.modules.get("torch")
-    kind = type(value)
-    if torch is not None and kind is torch.Tensor:
-        return value.detach()
-    if kind in (tuple, list):
-        items = [_detached(item) for item in value]
-        return items if kind is list else tuple(items)
-    if kind is dict:
-        return {name: _detached(item) for name, item in value.items()}
-    return value
 
 
 # --- comparisons -----------------------------------------------------------------------------------------------

@@ -170,16 +170,16 @@ def receive(sock, resolve_function=None, limit: int = MAX_MESSAGE_BYTES, tree_li
     that does not follow the protocol: WireError.
     """
     data = _chunk(sock, FIRST_READ_BYTES)
-    while len(data) < 8:
-        data += _chunk(sock, 8 - len(data))
+    if len(data) < 8:
+        data += _exactly(sock, 8 - len(data))
     (length,) = struct.unpack_from("<Q", data)
     if length > limit:
         raise WireError(f"message of {length} bytes is over the limit of {limit}")
     if len(data) > 8 + length:
         raise WireError("more data than one message")
     if tree_limit is not None and length >= _HEADER.size:
-        while len(data) < 8 + _HEADER.size:
-            data += _chunk(sock, 8 + _HEADER.size - len(data))
+        if len(data) < 8 + _HEADER.size:
+            data += _exactly(sock, 8 + _HEADER.size - len(data))
         tree_length, _ = _HEADER.unpack_from(data, 8)
         if tree_length > tree_limit:
             raise WireError(f"message with {tree_length} bytes of values outside arrays is over the limit of "
