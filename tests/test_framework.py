@@ -220,6 +220,36 @@ def test_cached_reference_does_not_keep_a_reference_that_changed_its_arguments()
     assert len(calls) == 2 and not reference.cache
 
 
+def test_under_a_students_seeds_a_reference_never_asked_twice_is_computed_without_the_cache():
+    from autograder.checks.framework import UNCACHED_AFTER_MISSES, grading_seeds
+
+    reference, calls = counting(lambda x: (torch.tensor(x, requires_grad=True) * 2, {"sum": float(np.sum(x))}))
+    with grading_seeds(b"a student's key"):
+        for k in range(UNCACHED_AFTER_MISSES):                 # every input new: no hit
+            reference(np.full(3, float(k)))
+        assert len(calls) == UNCACHED_AFTER_MISSES and len(reference.cache) == UNCACHED_AFTER_MISSES
+        result = reference(np.zeros(3))                        # asked before, but no longer looked up
+        assert len(calls) == UNCACHED_AFTER_MISSES + 1
+        assert not result[0].requires_grad and result[1] == {"sum": 0.0}  # detached, as a cached call returns it
+        np.testing.assert_array_equal(result[0].numpy(), np.zeros(3))
+        assert len(reference.cache) == UNCACHED_AFTER_MISSES   # nothing more kept
+    reference(np.zeros(3))                                     # seed 0 (course check): looked up again
+    assert len(calls) == UNCACHED_AFTER_MISSES + 1
+
+
+def test_under_a_students_seeds_a_reference_asked_twice_stays_cached():
+    from autograder.checks.framework import UNCACHED_AFTER_MISSES, grading_seeds
+
+    reference, calls = counting(lambda x: np.sum(x))
+    with grading_seeds(b"a student's key"):
+        reference(np.zeros(2))
+        reference(np.zeros(2))                                 # a hit
+        for k in range(2 * UNCACHED_AFTER_MISSES):
+            reference(np.full(2, float(k + 1)))
+        reference(np.full(2, 1.0))                             # still looked up: a hit
+    assert len(calls) == 1 + 2 * UNCACHED_AFTER_MISSES
+
+
 @given(st.integers(0, 2 ** 32 - 1), st.integers(1, 5))
 def test_a_repeated_call_advances_a_generator_as_the_call_did(seed, draws):
     reference, calls = counting(lambda rng, n: rng.normal(size=n).sum())

@@ -411,6 +411,10 @@ def check(name: str, functions: Sequence[str] | None = None, mistakes: Sequence[
 # --- references, computed once per process ----------------------------------------------------------------------
 
 REFERENCE_CACHE_SIZE = 256  # results kept per reference function; a check needs a few dozen
+# Under a student's seeds (grading_seeds), a reference that has computed this many results without being asked for
+# one of them again is no longer cached in this process: each student's inputs are new to it, and keying and
+# copying (20-70 us a call) would only add to the computation
+UNCACHED_AFTER_MISSES = 64
 
 
 _SCALAR_TYPES = (bool, int, float, complex, str)
@@ -434,11 +438,16 @@ def cached_reference(function):
     holds its own copy of each result, so a caller that changes what it got changes nothing for the next student.
     Tensors come back detached from autograd's graph, on the first call as on later ones: references computed with
     requires_grad (most of 01's) are kept too, which the SGD check's 120 calls of the same few networks need.
+    Under a student's seeds a reference never asked the same twice stops being cached (UNCACHED_AFTER_MISSES); its
+    results are then computed each time, the same values, detached as before.
     """
     cache: collections.OrderedDict = collections.OrderedDict()
+    asked = {"hits": 0, "misses": 0}  # in this process
 
     @functools.wraps(function)
     def remembered(*args, **kwargs):
+        if _seed_of_check is not None and not asked["hits"] and asked["misses"] >= UNCACHED_AFTER_MISSES:
+            return _detached(function(*args, **kwargs))
         generators: list = []
         try:
             content = _content_key((args, kwargs), generators)
@@ -446,11 +455,13 @@ def cached_reference(function):
             return function(*args, **kwargs)
         key = (content, tuple(repr(g.bit_generator.state) for g in generators))
         if key in cache:
+            asked["hits"] += 1
             cache.move_to_end(key)
             result, states_after = cache[key]
             for generator, state in zip(generators, states_after):
                 generator.bit_generator.state = state
             return _copy_result(result)
+        asked["misses"] += 1
         result = function(*args, **kwargs)
         try:
             if _content_key((args, kwargs), []) == content:  # a reference that changed its arguments is not kept
@@ -465,8 +476,16 @@ def cached_reference(function):
             pass
         return result
 
-    remembered.cache = cache  # for the tests
+    remembered.cache, remembered.asked = cache, asked  # for the tests
     return remembered
+
+
+def _detached(result):
+    """result as a cached call returns it (tensors detached, containers new), without copying its data."""
+    try:
+        return _copy_result(result, share_data=True)
+    except _NoContentKey:
+        return result
 
 
 _KEYED_FUNCTION_MODULES = ("torch", "numpy", "course", "autograder", "math")

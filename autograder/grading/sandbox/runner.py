@@ -49,8 +49,19 @@ WARM_MODULES = ("numpy", "numpy.random", "matplotlib.pyplot", "torch", "torch.nn
                 "course.reuse", "course.testfunctions", "course.train")
 
 
+# Imported before all else where torch is: torch imports sympy (see warm_up), and imported after torch, sympy's
+# ~90,000 objects left torch's memory more scattered, so that an executor's first autograd calls copied ~2,000 more
+# pages from this process: +10 ms in each executor that trains a network (benchmarks/executor_first_use.py)
+IMPORTED_FIRST = ("sympy",)
+
+
 def warm_up() -> None:
     """Pay the imports once, in the fork server, so every executor starts warm."""
+    for name in () if WITHOUT_TORCH else IMPORTED_FIRST:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,11 +84,23 @@ def warm_up() -> None:
             torch.autograd.grad(x * x, x, torch.ones(2))
         except Exception:  # an executor that needs it pays the import itself
             pass
+    warm_threadpoolctl()
     data = sys.modules.get("course.data")
     for load in ("load_digits", "load_sample_images"):  # read and decoded once; every executor inherits them
         try:
             getattr(data, load)()
         except Exception:  # missing data: the executor that loads it gets the error itself
+            pass
+
+
+def warm_threadpoolctl() -> None:
+    """threadpoolctl's first look at the loaded libraries (ctypes, libc) is its slow one: here, not in each executor
+    whose notebook calls threadpool_limits(1) (~2 ms)."""
+    threadpoolctl = sys.modules.get("threadpoolctl")
+    if threadpoolctl is not None:
+        try:
+            threadpoolctl.threadpool_info()
+        except Exception:  # an executor that needs it meets the problem itself
             pass
 
 
