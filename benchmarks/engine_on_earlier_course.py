@@ -26,11 +26,12 @@ one and 0 to the other on every hidden-test cell; a probe prints where `autograd
 grader and inside the sandbox.
 
     .venv/bin/python benchmarks/engine_on_earlier_course.py [--commit 0c1a837] [--per-assignment 40] [--jobs 2]
-        [--runs 3] [ASSIGNMENT ...]
+        [--runs 3] [--without NAME[,NAME] ...] [ASSIGNMENT ...]
 
 Prints per engine the time of each run (interleaved then/today, one round after another) and its CPU time, their
 medians, the ratios today/then of the medians, and every grade cell the two engines scored differently, with
-today's reason.
+today's reason. --without per-student-inputs, --without torch-free-process (see WITHOUTS) add variants of today's
+engine without that protection, timed in the same rounds: what each protection costs.
 """
 
 from __future__ import annotations
@@ -103,11 +104,33 @@ from pathlib import Path
 import autograder, course
 grading = importlib.import_module(sys.argv[1])
 from autograder.course_dir import course_id
-report = grading.run(Path(sys.argv[2]), sys.argv[4:], course_id(), jobs=int(sys.argv[3]), progress=False)
+without = [name for name in sys.argv[4].split(",") if name]
+WITHOUT_CODE
+report = grading.run(Path(sys.argv[2]), sys.argv[5:], course_id(), jobs=int(sys.argv[3]), progress=False)
 grading.write_reports(report, Path(sys.argv[2]) / "reports")
 print(json.dumps({"graded": report.graded, "crashed": report.crashed, "work_seconds": report.work_seconds,
                   "autograder": autograder.__file__, "course": course.__file__}))
 """
+
+# What a variant of today's engine goes without (--without), to measure what each protection costs: patched into
+# the grader process before it forks its workers; the engine itself has no such switch.
+WITHOUTS = {
+    # every student the inputs of seed 0, as the earlier engine: each worker computes a reference once, not per student
+    "per-student-inputs": "grading.student_seed_key = lambda secret, student: None",
+    # functions graded by hand called in the student's own process (torch loaded), as the earlier engine did, instead
+    # of a second process without torch that runs the notebook's cells again
+    "torch-free-process": (
+        "from autograder.grading import grader\n"
+        "def call(self, name, args, kwargs, by_hand, stand_ins=None):\n"
+        "    try:\n"
+        "        return self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)\n"
+        "    except grader.ExecutorDied as died:\n"
+        "        raise grader.StudentError(f'{name}: {died}') from None\n"
+        "grader.StudentSession.call = call"),
+}
+COURSE_GRADE = COURSE_GRADE.replace("WITHOUT_CODE", "\n".join(
+    f"if {name!r} in without:\n" + "\n".join("    " + line for line in code.split("\n"))
+    for name, code in WITHOUTS.items()))
 
 # Where the student's process inside the sandbox finds `course`, and a digest of that folder's modules.
 SANDBOX_PROBE = """
@@ -328,13 +351,15 @@ def environment_for(tree: Path, folder: Path) -> str:
 
 @dataclass
 class Engine:
-    label: str       # "then" or "today"
+    label: str       # "then", "today" or "today without ..."
     tree: Path
     layout: Layout
     python: str
+    without: tuple[str, ...] = ()  # names of WITHOUTS
 
-    def run(self, code: str, *args: str) -> dict:
-        done = subprocess.run([self.python, "-c", code, *args], cwd=self.tree, capture_output=True, text=True)
+    def run(self, code: str, *args: str, meter: "CpuMeter | None" = None) -> dict:
+        command = [self.python, "-c", code, *args]
+        done = (meter.run if meter else subprocess.run)(command, cwd=self.tree, capture_output=True, text=True)
         if done.returncode != 0:
             raise Problem(f"{self.label}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}"
                           f" (exit {done.returncode})")
@@ -345,10 +370,12 @@ class Engine:
 
     def grade(self, course: Path, assignments: list[str], jobs: int) -> tuple[float, dict]:
         """(wall seconds, result) of one run; result["cpu_seconds"]: the CPU time of the run's processes."""
-        started, cpu_before = time.perf_counter(), children_cpu_seconds()
-        result = self.run(COURSE_GRADE, self.layout.grading, str(course), str(jobs), *assignments)
+        meter = CpuMeter()
+        started = time.perf_counter()
+        result = self.run(COURSE_GRADE, self.layout.grading, str(course), str(jobs), ",".join(self.without),
+                          *assignments, meter=meter)
         seconds = time.perf_counter() - started
-        result["cpu_seconds"] = children_cpu_seconds() - cpu_before
+        result["cpu_seconds"] = meter.seconds
         if not (self.inside(result["autograder"]) and self.inside(result["course"])):
             raise Problem(f"{self.label}: graded with {result['autograder']} and {result['course']}, not {self.tree}")
         return seconds, result
@@ -367,11 +394,49 @@ class Engine:
             raise Problem(f"{self.label}: the sandbox's course is not {self.tree / 'course'}: {found['sandbox']}")
 
 
-def children_cpu_seconds() -> float:
-    """User and system CPU time of this process's finished children and the processes they waited for (the grader,
-    its workers, the sandboxes): on a shared machine it varies less with the load than the wall time."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _meter_kind() -> str:
+    meter = CpuMeter()
+    meter.run([sys.executable, "-c", "pass"])
+    return meter.how
+
+
+class CpuMeter:
+    """The CPU time of a command and of every process it starts: on a shared machine it varies less with the load
+    than the wall time. Counted by a cgroup of its own where the system lets this process make one (cgroup v1's
+    cpuacct, as root); otherwise from this process's finished children and the processes they waited for, which
+    misses the sandboxes' processes (bubblewrap's init does not wait for them): `how` says which."""
+
+    CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self):
+        self.seconds, self.how = 0.0, "children's rusage"
+
+    def run(self, command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        group = self.CPUACCT / f"engine-on-earlier-course-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            group.mkdir()
+        except OSError:
+            before = self._children()
+            done = subprocess.run(command, **kwargs)
+            self.seconds = self._children() - before
+            return done
+        try:
+            done = subprocess.run(command, preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
+                                  **kwargs)
+            self.seconds, self.how = int((group / "cpuacct.usage").read_text()) / 1e9, "cgroup cpuacct"
+            return done
+        finally:
+            for _ in range(50):  # its last processes may take a moment to leave
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
 
 
 def test_cells(tree: Path, assignment: str) -> dict[tuple[str, str], float]:
@@ -421,9 +486,16 @@ def main() -> int:
     parser.add_argument("--per-assignment", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="rounds of then/today (default 3); the medians compare")
+    parser.add_argument("--without", action="append", default=[], metavar="NAME[,NAME]",
+                        help="also time today's engine without these protections, to see what they cost (may be "
+                             f"given again for another variant): {', '.join(WITHOUTS)}")
     args = parser.parse_args()
     if args.per_assignment < 2 or args.jobs < 1 or args.runs < 1:
         parser.error("--per-assignment needs at least 2 (the solution and the release), --jobs and --runs 1")
+    args.without = [tuple(name for name in variant.split(",") if name) for variant in args.without]
+    unknown = sorted({name for variant in args.without for name in variant} - set(WITHOUTS))
+    if unknown or any(not variant for variant in args.without):
+        parser.error(f"--without takes names among {', '.join(WITHOUTS)}" + (f", not {unknown[0]}" if unknown else ""))
     try:
         return measure(args)
     except Problem as problem:
@@ -455,6 +527,8 @@ def measure(args) -> int:
             f"{m} ({'today' if w == 'today' else commit}'s)" for m, w in choice.items()))
         engines = [Engine(label, tmp / label, lay, environment_for(tmp / label, tmp / f"venv-{label}"))
                    for label, lay in (("then", layout), ("today", GROUPED))]
+        variants = [Engine("today without " + ", ".join(without), engines[1].tree, GROUPED, engines[1].python,
+                           without) for without in args.without]
 
         print("where the packages come from:")
         for engine in engines:
@@ -482,14 +556,16 @@ def measure(args) -> int:
         secret = class_dir / "grading_seed_secret"
         secret.write_bytes(os.urandom(32))
         secret.chmod(0o600)
+        engines += variants  # timed with the others (their soundness is not checked: each lacks a protection)
         times = {e.label: [] for e in engines}
         cpu = {e.label: [] for e in engines}
         found = {e.label: [] for e in engines}
         why = {}
+        print(f"CPU time measured by {_meter_kind()}")
         print(f"load average before: {load()}")
         for round_ in range(args.runs):
-            for engine in engines:
-                course = tmp / f"run-{engine.label}-{round_}"
+            for index, engine in enumerate(engines):
+                course = tmp / f"run-{index}-{round_}"
                 shutil.copytree(class_dir, course)
                 seconds, result = engine.grade(course, names, args.jobs)
                 times[engine.label].append(seconds)
@@ -512,12 +588,14 @@ def report(args, commit: str, times: dict, cpu: dict, found: dict, why: dict, ki
     print(f"\ncourse grade on {commit}'s course content ({args.per_assignment} per assignment, {args.jobs} jobs, "
           "start-up included):")
     for label, seconds in times.items():
-        engine = commit if label == "then" else "today"
-        print(f"  engine of {engine:8}: " + ", ".join(f"{s:.1f} s" for s in seconds)
+        engine = commit if label == "then" else label
+        print(f"  engine of {engine}: " + ", ".join(f"{s:.1f} s" for s in seconds)
               + f" in the order run; median {medians[label]:.1f} s; CPU time "
               + ", ".join(f"{s:.1f} s" for s in cpu[label]) + f", median {cpu_medians[label]:.1f} s")
-    print(f"  ratio today/then: {medians['today'] / medians['then']:.3f} (medians of the wall times), "
-          f"{cpu_medians['today'] / cpu_medians['then']:.3f} (medians of the CPU times)")
+    for label in times:
+        if label != "then":
+            print(f"  ratio {label}/then: {medians[label] / medians['then']:.3f} (medians of the wall times), "
+                  f"{cpu_medians[label] / cpu_medians['then']:.3f} (medians of the CPU times)")
     status = 0
     for label, runs in found.items():
         for k, later in enumerate(runs[1:], start=2):
