@@ -26,6 +26,7 @@ from autograder import notebooks as nbs
 from autograder.course_dir import REPO_ROOT, SOLUTIONS_ROOT, SOURCE_ROOT
 from autograder.instructor.submissions import fill_solutions
 from tests.conftest import per_assignment
+from tests.untouched_release import HIDDEN_TEST_TRACES, assert_visible_checks_fail_readably
 
 ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
@@ -169,7 +170,6 @@ class ValidatorKeepingItsRun(Validator):
 
 
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")  # the colours of a traceback, which JupyterLab's dialog renders
-HIDDEN_TEST_TRACES = (nbs.HIDDEN_BEGIN, "from autograder", "import autograder")  # hidden tests import their checks
 
 
 @pytest.mark.pipeline
@@ -197,22 +197,7 @@ def test_untouched_release_fails_its_visible_checks_readably(assignment, release
             f"{path.name}: Run All stops at {errors[0].ename if errors else 'nothing'}"
         # source -> error (written answers share one source)
         failed = {cell["source"]: ANSI_CODES.sub("", cell["raw_error"]) for cell in results["failed"]}
-        # a cell whose visible checks reuse another exercise's function (course.reuse) says "fix it first" and runs
-        # them only once that function passes its quick check: with every stub untouched, it need not fail
-        guarded = [cell for cell in tests if "reused_functions_work(" in cell.source]
-        for cell in tests:  # every other visible check fails, with the exception a student can read
-            if cell in guarded:
-                continue
-            error = failed.get(cell.source.strip())
-            assert error is not None, f"{path.name}: Validate does not list {nbs.grade_id(cell)} as failed"
-            exception_line = re.search(r"^\s*\w+(Error|Exception)\b", error, re.MULTILINE)
-            assert exception_line, f"{nbs.grade_id(cell)}: no exception a student can read in {error[-500:]}"
-        for cell in written:
-            assert failed.get(cell.source.strip()) == "You did not provide a response.", nbs.grade_id(cell)
-        listed = len(results["failed"])
-        assert len(tests) - len(guarded) + len(written) <= listed <= len(tests) + len(written), \
-            f"{path.name}: Validate lists {listed} failed cells, not {len(tests)} (less up to " \
-            f"{len(guarded)} that reuse another function) + {len(written)}"
+        assert_visible_checks_fail_readably(path.name, tests, written, failed, len(results["failed"]))
         shown = "\n".join(text for source, error in failed.items() for text in (source, error))
         for secret in HIDDEN_TEST_TRACES:
             assert secret not in shown, f"{path.name}: Validate shows {secret!r}"

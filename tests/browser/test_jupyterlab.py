@@ -45,6 +45,7 @@ from autograder.instructor.submissions import fill_solutions, with_mistake  # no
 from course import workspace  # noqa: E402
 from tests.browser import lab_page  # noqa: E402
 from tests.browser.server import JupyterLab  # noqa: E402
+from tests.untouched_release import HIDDEN_TEST_TRACES, assert_visible_checks_fail_readably  # noqa: E402
 
 # One xdist group: one worker runs the whole module, with one server and one page.
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("browser")]
@@ -66,7 +67,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 # As root in a container, with a closed network: no sandbox, no GPU, and no background calls to Google's hosts.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-HIDDEN_TEST_TRACES = (nbs.HIDDEN_BEGIN, "from autograder", "import autograder")  # hidden tests import their checks
 
 
 def grade_cells(path: Path) -> tuple[list, list]:
@@ -205,22 +205,7 @@ def test_untouched_release_fails_its_visible_checks_readably(assignment, server_
         validation = lab_page.validate(page, screenshot_path(assignment, source.stem, "release-validate"))
         assert validation.outcome == "failed", f"{relative}: Validate says {validation.text[:1500]}"
         failed = dict(validation.failed_cells)  # source -> error (written answers share one source)
-        # a cell whose visible checks reuse another exercise's function (course.reuse) says "fix it first" and runs
-        # them only once that function passes its quick check: with every stub untouched, it need not fail
-        guarded = [cell for cell in tests if "reused_functions_work(" in nbs.remove_hidden_tests(cell.source)]
-        for cell in tests:  # every other visible check fails, with the exception a student can read
-            if cell in guarded:
-                continue
-            error = failed.get(cell.source.strip())
-            assert error is not None, f"{relative}: Validate does not list {nbs.grade_id(cell)} as failed"
-            exception_line = re.search(r"^\s*\w+(Error|Exception)\b", error, re.MULTILINE)
-            assert exception_line, f"{nbs.grade_id(cell)}: no exception a student can read in {error[-500:]}"
-        for cell in written:
-            assert failed.get(cell.source.strip()) == "You did not provide a response.", nbs.grade_id(cell)
-        listed = len(validation.failed_cells)
-        assert len(tests) - len(guarded) + len(written) <= listed <= len(tests) + len(written), \
-            f"{relative}: Validate lists {listed} failed cells, not {len(tests)} (less up to {len(guarded)} " \
-            f"that reuse another function) + {len(written)}"
+        assert_visible_checks_fail_readably(relative, tests, written, failed, len(validation.failed_cells))
         for secret in HIDDEN_TEST_TRACES:
             assert secret not in validation.text, f"{relative}: Validate shows {secret!r}"
         lab_page.close_notebook(page)
