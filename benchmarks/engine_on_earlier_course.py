@@ -375,7 +375,7 @@ class Engine:
         result = self.run(COURSE_GRADE, self.layout.grading, str(course), str(jobs), ",".join(self.without),
                           *assignments, meter=meter)
         seconds = time.perf_counter() - started
-        result["cpu_seconds"] = meter.seconds
+        result["cpu_seconds"], result["cpu_measured_by"] = meter.seconds, meter.how
         if not (self.inside(result["autograder"]) and self.inside(result["course"])):
             raise Problem(f"{self.label}: graded with {result['autograder']} and {result['course']}, not {self.tree}")
         return seconds, result
@@ -392,12 +392,6 @@ class Engine:
             raise Problem(f"{self.label}: the grader imported packages from outside {self.tree}")
         if len(lines) != 2 or not self.inside(lines[0]) or lines[1] != expected:
             raise Problem(f"{self.label}: the sandbox's course is not {self.tree / 'course'}: {found['sandbox']}")
-
-
-def _meter_kind() -> str:
-    meter = CpuMeter()
-    meter.run([sys.executable, "-c", "pass"])
-    return meter.how
 
 
 class CpuMeter:
@@ -561,7 +555,6 @@ def measure(args) -> int:
         cpu = {e.label: [] for e in engines}
         found = {e.label: [] for e in engines}
         why = {}
-        print(f"CPU time measured by {_meter_kind()}")
         print(f"load average before: {load()}")
         for round_ in range(args.runs):
             for index, engine in enumerate(engines):
@@ -573,6 +566,8 @@ def measure(args) -> int:
                 found[engine.label].append({(a, *key): value for a in names
                                             for key, value in scores(course, a).items()})
                 why.setdefault(engine.label, reasons(course))
+                if round_ == index == 0:
+                    print(f"CPU time measured by {result['cpu_measured_by']}")
                 print(f"  round {round_ + 1}, {engine.label}: {seconds:.1f} s ({result['cpu_seconds']:.1f} s of CPU), "
                       f"{result['graded']} submissions, "
                       f"{1000 * result['work_seconds'] / max(result['graded'], 1):.0f} ms of worker time each, "

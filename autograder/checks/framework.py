@@ -476,7 +476,7 @@ def cached_reference(function):
             pass
         return result
 
-    remembered.cache, remembered.asked = cache, asked  # for the tests
+    remembered.cache = cache  # for the tests
     return remembered
 
 
