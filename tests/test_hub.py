@@ -149,11 +149,12 @@ def remove_users(users) -> None:
 
 
 @pytest.fixture(scope="module")
-def python_for_everyone():
-    """The course's Python, runnable by the class's users while the test runs (a Python installed in root's home,
-    as pyenv does, is not): folders on its path get o+x, taken back afterwards."""
+def reachable_by_everyone():
+    """The course's Python and the clone (where the trial's hub folder is), reachable by the class's users while
+    the test runs (a Python installed in root's home, as pyenv does, is not, nor a clone in a folder of mktemp -d):
+    folders on their paths get o+x, taken back afterwards."""
     opened = []
-    for folder in reversed(Path(sys._base_executable).resolve().parents):
+    for folder in {*Path(sys._base_executable).resolve().parents, *REPO_ROOT.resolve().parents}:
         mode = folder.stat().st_mode
         if not mode & 0o001:
             folder.chmod(mode | 0o001)
@@ -187,7 +188,7 @@ def instructor_only_restored():
 
 
 @pytest.fixture(scope="module")
-def trial(python_for_everyone, instructor_only_restored):
+def trial(reachable_by_everyone, instructor_only_restored):
     # in the clone: the users' environment is hard-linked from the course's, on the same disk
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="hub-test-", dir=REPO_ROOT / "build"))
