@@ -243,16 +243,17 @@ def as_unprivileged_user(command: list[str], home, timeout: float, env: dict | N
     """Run command as UNPRIVILEGED_USER (made when missing), in the repository; skip where that cannot be done.
     home: a folder that user can write.
 
-    The Python that runs the tests may lie in a folder that user cannot enter (/root is 0700 where CI installs it):
-    the command then runs in a private mount namespace that shows that user the Python installation and nothing
-    else of the folder (worker.as_user_seeing); nothing on disk changes, so nothing is left to undo.
+    The Python that runs the tests, and the repository, may lie in a folder that user cannot enter (/root is 0700
+    where CI installs Python; a clone in a folder of mktemp -d): the command then runs in a private mount namespace
+    that shows that user the Python installation and the repository and nothing else of the folder
+    (worker.as_user_seeing); nothing on disk changes, so nothing is left to undo.
     """
     for tool in ("setpriv", "useradd", "unshare"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is missing: cannot run as another user")
     user = pwd.getpwnam(unprivileged_user())
-    python = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
-    as_user = worker.as_user_seeing(user.pw_uid, user.pw_gid, python, [])
+    shown = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable), str(REPO_ROOT)]
+    as_user = worker.as_user_seeing(user.pw_uid, user.pw_gid, shown, [])
     for needed in (sys.executable, str(REPO_ROOT / "autograder" / "grading" / "sandbox" / "runner.py")):
         if subprocess.run(as_user + ["test", "-r", needed]).returncode != 0:
             pytest.skip(f"{UNPRIVILEGED_USER} cannot read {os.path.realpath(needed)}, which the grader needs")
