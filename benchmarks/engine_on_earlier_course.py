@@ -117,12 +117,15 @@ print(json.dumps({"graded": report.graded, "crashed": report.crashed, "work_seco
 WITHOUTS = {
     # every student the inputs of seed 0, as the earlier engine: each worker computes a reference once, not per student
     "per-student-inputs": "grading.student_seed_key = lambda secret, student: None",
-    # functions graded by hand called in the student's own process (torch loaded), as the earlier engine did, instead
-    # of a second process without torch that runs the notebook's cells again
+    # every cell run, and every function called (graded by hand too), in a process with torch, as the earlier engine
+    # did, instead of a process without torch (which runs the cells until one needs torch, and then gets them again)
     "torch-free-process": (
         "from autograder.grading import grader\n"
+        "grader.names_torch = lambda source: True\n"
         "def call(self, name, args, kwargs, by_hand, stand_ins=None):\n"
         "    try:\n"
+        "        if self.executor is None:\n"
+        "            self.restart_if_dead()\n"
         "        return self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)\n"
         "    except grader.ExecutorDied as died:\n"
         "        raise grader.StudentError(f'{name}: {died}') from None\n"

@@ -127,3 +127,65 @@ def test_only_the_process_without_torch_calls_a_function_graded_by_hand():
 
     with pytest.raises(ValueError, match="by hand"):
         Executor(WithTorch(), None, 0).call("f", (), {}, by_hand=True, timeout=1)
+
+
+# --- which process runs a notebook's cells (grader.StudentSession) ----------------------------------------------
+
+@pytest.fixture
+def session():
+    """A student's session in a sandbox of its own: the test reads which of its two processes ran what."""
+    from autograder.grading.grader import StudentSession, Timeouts
+
+    with Sandbox() as sandbox:
+        student = StudentSession(sandbox, Timeouts(cell_seconds=30))
+        yield student
+        student.close()
+
+
+def ran_without_torch(session) -> bool:
+    return session.torch_free and session.executor.sandbox is session.sandbox.by_hand
+
+
+NUMPY_ONLY = "import numpy as np\ndef relu(x):\n    return np.maximum(x, 0)\nscale = 2.0"
+
+
+def test_a_notebook_that_never_uses_torch_runs_in_the_process_without_torch_alone(session):
+    assert session.run_cell(NUMPY_ONLY, "answer")["ok"]
+    assert session.run_cell("assert relu(-1.0) == 0.0\nprint('checked')", "visible")["stdout"] == "checked\n"
+    assert session.call("relu", ([1.0, -1.0],), {}, True)["result"].tolist() == [1.0, 0.0]
+    assert session.call("relu", ([3.0],), {}, False)["result"].tolist() == [3.0]
+    assert ran_without_torch(session) and session.by_hand_executor is None
+    assert not session.sandbox.used  # the process with torch never started
+
+
+@pytest.mark.parametrize("cell", [
+    "import torch\nvalue = float(torch.tensor([scale]).sum())",         # names torch: moved before it runs
+    "t = __import__('to' + 'rch')\nvalue = float(t.tensor([scale]).sum())",  # does not: moved when it uses torch
+])
+def test_a_cell_that_needs_torch_runs_with_torch_after_the_cells_before_it(session, cell):
+    assert session.run_cell(NUMPY_ONLY, "answer")["ok"]
+    reply = session.run_cell(cell + "\nprint('ran')", "with torch")
+    assert reply["ok"] and reply["stdout"] == "ran\n", reply  # what it printed without torch is not kept
+    assert session.describe(["value", "scale"]) == {"value": {"kind": "value", "value": 2.0},
+                                                   "scale": {"kind": "value", "value": 2.0}}
+    assert not session.torch_free and session.executor.sandbox is session.sandbox
+    # functions graded by hand are now called in a process without torch of their own, with every cell replayed
+    assert session.call("relu", ([1.0, -1.0],), {}, True)["result"].tolist() == [1.0, 0.0]
+    assert session.by_hand_executor.sandbox is session.sandbox.by_hand
+
+
+def test_a_function_not_graded_by_hand_that_uses_torch_is_called_with_torch(session):
+    uses_torch = "def total(values):\n    t = __import__('to' + 'rch')\n    return float(t.tensor(values).sum())"
+    assert session.run_cell(NUMPY_ONLY + "\n" + uses_torch, "answer")["ok"]
+    assert ran_without_torch(session)
+    assert session.call("total", ([1.0, 2.0],), {}, False)["result"] == 3.0
+    assert not session.torch_free
+    by_hand = session.call("total", ([1.0, 2.0],), {}, True)  # graded by hand, it still cannot reach torch
+    assert not by_hand["ok"] and by_hand["torch"] == "torch.tensor"
+
+
+def test_a_function_graded_by_hand_cannot_reach_torch_while_the_cells_run_without_it(session):
+    assert session.run_cell("def total(values):\n    t = __import__('to' + 'rch')\n"
+                            "    return float(t.tensor(values).sum())", "answer")["ok"]
+    reply = session.call("total", ([1.0, 2.0],), {}, True)
+    assert not reply["ok"] and reply["torch"] == "torch.tensor" and ran_without_torch(session)

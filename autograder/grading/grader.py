@@ -10,10 +10,13 @@ a cell pass.
 When the student's process dies or overruns its time (crash, os._exit, an endless loop), that cell fails, a new
 process is started and the cells that ran before are replayed, and grading goes on with the next cell.
 
-A function graded by hand is called in a second student process, in the sandbox's twin without torch
-(Sandbox.by_hand): before its first call, and before each later one, the cells that ran since are replayed there
-(all but test cells, whose visible checks use torch). So torch cannot do the work by any path, whatever the code
-names; the reading of the source (by_hand.py) stays as a second line, and names what it finds.
+A function graded by hand is called in a student process without torch, in the sandbox's twin (Sandbox.by_hand),
+so torch cannot do the work by any path, whatever the code names; the reading of the source (by_hand.py) stays as a
+second line, and names what it finds. The cells run first in that process: a notebook whose cells never use torch
+(most of the course's) is run and graded there alone. The first cell that names torch, or uses torch's stand-in
+while it runs, moves the notebook to a process with torch (StudentSession). From then on a function graded by hand
+is called in a second process without torch: before its first call, and before each later one, the cells that ran
+since are replayed there (all but test cells, whose visible checks may use torch).
 """
 
 from __future__ import annotations
@@ -137,8 +140,22 @@ class Unavailable:
         raise StudentError(self._message)
 
 
+def names_torch(source: str) -> bool:
+    """Whether a cell's text names torch (an import, a use, a comment): it runs in the process with torch. A use the
+    text does not show (a course function's, a computed import's) is caught by torch's stand-in as it happens."""
+    return "torch" in source
+
+
 class StudentSession:
-    """The student's process for one notebook, restarted (with the earlier cells replayed) when it dies."""
+    """The student's processes for one notebook.
+
+    The cells run in the process without torch (the sandbox's twin) until one needs torch: its text names torch, or
+    it uses torch's stand-in as it runs; so does a function not graded by hand that uses the stand-in when a hidden
+    test calls it. Then the notebook moves for good to a process with torch, into which the cells that ran so far
+    are replayed, and the cell (or call) runs again there: its result is the one that counts. After the move,
+    functions graded by hand are called in a process without torch of their own (see the module's docstring).
+    Either process is restarted, with the earlier cells replayed, when it dies.
+    """
 
     MAX_SANDBOX_RESTARTS = 3
 
@@ -150,26 +167,27 @@ class StudentSession:
         self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
         self.sandbox_restarts = 0
         self.lent: set[str] = set()  # functions whose reference stood in for them during a call (Handle.stand_ins)
-        self.executor = self._spawn()
-        # the process without torch for functions graded by hand, started at their first call
+        self.torch_free = True  # the cells run in the process without torch, until one needs torch
+        self.executor = None    # the process that runs the cells, started by the first one
+        # once the cells run with torch: the process without torch for functions graded by hand, started at their
+        # first call
         self.by_hand_executor = None
         self.by_hand_cells: list[tuple[str, str]] = []  # the cells it runs, in order ...
         self.by_hand_ran = 0                            # ... of which it has run this many
         self.torch_in_cells: str | None = None          # the first use of torch's stand-in by those cells
 
-    def _spawn(self, sandbox: Sandbox | None = None):
-        sandbox = sandbox or self.sandbox
+    def _spawn(self, sandbox: Sandbox):
         try:
             return sandbox.spawn()
         except SandboxDied:
             self._restart_sandbox(sandbox)
             return sandbox.spawn()
 
-    def _restart_sandbox(self, sandbox: Sandbox | None = None) -> None:
+    def _restart_sandbox(self, sandbox: Sandbox) -> None:
         self.sandbox_restarts += 1
         if self.sandbox_restarts > self.MAX_SANDBOX_RESTARTS:
             raise ExecutorDied("the student's code keeps killing the sandbox")
-        (sandbox or self.sandbox).restart()
+        sandbox.restart()
 
     def _timeout(self) -> float:
         remaining = self.deadline - time.monotonic()
@@ -177,15 +195,26 @@ class StudentSession:
             raise ExecutorDied(f"the notebook's time limit of {self.timeouts.notebook_seconds:g} s is used up")
         return min(self.timeouts.cell_seconds, remaining)
 
+    def _cells_sandbox(self) -> Sandbox:
+        return self.sandbox.by_hand if self.torch_free else self.sandbox
+
     def restart_if_dead(self) -> None:
-        if not self.executor.dead:
+        """A process for the cells, with the cells that ran so far replayed, if there is none or it died."""
+        if self.executor is not None and not self.executor.dead:
             return
-        self.executor = self._spawn()
+        self.executor = self._spawn(self._cells_sandbox())
         for source, name in self.replay:
             try:
                 self.executor.exec_cell(source, name, self._timeout())
             except ExecutorDied:
-                self.executor = self._spawn()
+                self.executor = self._spawn(self._cells_sandbox())
+
+    def _move_to_torch(self) -> None:
+        """From now on the cells run in a process with torch, started here, with the cells that ran so far."""
+        if self.executor is not None:
+            self.executor.kill()
+        self.torch_free, self.executor = False, None
+        self.restart_if_dead()
 
     def run_cell(self, source: str, name: str, keep: bool = True, by_hand_too: bool = True) -> dict:
         """Execute a cell; a cell that ran without error is replayed after a restart (when keep). by_hand_too: the
@@ -194,25 +223,22 @@ class StudentSession:
         A cell after which the sandbox no longer answers killed it: the cell fails, the sandbox is started anew
         and the earlier cells are replayed. So it is after a MemoryError, which may leave the memory taken.
         """
+        if self.torch_free and names_torch(source):
+            self._move_to_torch()
         self.restart_if_dead()
         self.source.ran(source)
         if by_hand_too:  # taken back below if it stops the process
             self.by_hand_cells.append((source, name))
-        try:
-            reply = self.executor.exec_cell(source, name, self._timeout())
-        except ExecutorTimedOut as died:
-            reply = {"ok": False, "error": f"StudentError: the cell ran out of time: {died}", "stdout": ""}
-        except ExecutorDied as died:
-            # the running cell is blamed; a delayed kill (from a thread or process an earlier cell started) lands
-            # on whichever cell runs when it strikes, and the message says so
-            reply = {"ok": False, "error": f"StudentError: the student process stopped during this cell ({died}), "
-                                           "stopped by this cell or by something an earlier cell started",
-                     "stdout": ""}
+        reply = self._execute(source, name)
+        if self.torch_free and reply.get("torch"):  # it used torch's stand-in: what it does with torch counts
+            self._move_to_torch()
+            reply = self._execute(source, name)
         if by_hand_too and (self.executor.dead or str(reply.get("error", "")).startswith("MemoryError")):
             self.by_hand_cells.pop()
-        if not self.sandbox.alive():
+        sandbox = self.executor.sandbox
+        if not sandbox.alive():
             self.executor.kill()
-            self._restart_sandbox()
+            self._restart_sandbox(sandbox)
             return {"ok": False, "error": "StudentError: the grader's sandbox was killed during this cell, by this "
                                           "cell or by something an earlier cell started", "stdout": ""}
         if str(reply.get("error", "")).startswith("MemoryError"):
@@ -222,20 +248,44 @@ class StudentSession:
             self.replay.append((source, name))
         return reply
 
+    def _execute(self, source: str, name: str) -> dict:
+        """The cell's reply from the process that runs the cells; a process that died or overran fails the cell."""
+        try:
+            return self.executor.exec_cell(source, name, self._timeout())
+        except ExecutorTimedOut as died:
+            return {"ok": False, "error": f"StudentError: the cell ran out of time: {died}", "stdout": ""}
+        except ExecutorDied as died:
+            # the running cell is blamed; a delayed kill (from a thread or process an earlier cell started) lands
+            # on whichever cell runs when it strikes, and the message says so
+            return {"ok": False, "error": f"StudentError: the student process stopped during this cell ({died}), "
+                                          "stopped by this cell or by something an earlier cell started",
+                    "stdout": ""}
+
     def describe(self, names: list[str]) -> dict:
         self.restart_if_dead()
         return self.executor.describe(names, self._timeout())
 
     def call(self, name, args, kwargs, by_hand, stand_ins: dict | None = None) -> dict:
         try:
-            executor = self._by_hand_executor() if by_hand else self.executor
-            return executor.call(name, args, kwargs, by_hand, self._timeout(), stand_ins)
+            if by_hand:
+                return self._by_hand_executor().call(name, args, kwargs, True, self._timeout(), stand_ins)
+            if self.executor is None:
+                self.restart_if_dead()
+            reply = self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)
+            if self.torch_free and reply.get("torch"):  # it uses torch, and is not graded by hand: called with torch
+                self._move_to_torch()
+                reply = self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)
+            return reply
         except ExecutorDied as died:
             raise StudentError(f"{name}: {died}") from None
 
     def _by_hand_executor(self):
-        """The process without torch, started if need be, with every cell that ran so far run in it too (within the
-        notebook's time left: each ran within the cell limit here)."""
+        """A process without torch in which every cell that ran so far ran too: the one that runs the cells, while
+        they run without torch; after the move to torch, one started for these calls, into which the cells are
+        replayed (within the notebook's time left: each ran within the cell limit in the other process)."""
+        if self.torch_free:
+            self.restart_if_dead()
+            return self.executor
         if self.by_hand_executor is None or self.by_hand_executor.dead:
             self.by_hand_executor = self._spawn(self.sandbox.by_hand)
             self.by_hand_ran, self.torch_in_cells = 0, None
@@ -248,9 +298,9 @@ class StudentSession:
         return self.by_hand_executor
 
     def close(self) -> None:
-        self.executor.kill()
-        if self.by_hand_executor is not None:
-            self.by_hand_executor.kill()
+        for executor in (self.executor, self.by_hand_executor):
+            if executor is not None:
+                executor.kill()
 
 
 @functools.lru_cache(maxsize=1024)  # test cells are the course's own: the same in every submission

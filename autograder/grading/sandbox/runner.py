@@ -8,9 +8,10 @@ folder and /tmp, so nothing a submission started survives it. The fork server is
 no process in the sandbox can read, write or trace it or another executor. This file trusts nothing it runs and is trusted by no one:
 the grader outside computes every verdict.
 
-With COURSE_WITHOUT_TORCH=1 it is the fork server of the process that calls functions graded by hand: its sandbox has
-no torch, and `import torch` gives a stand-in whose every use fails (torch_stand_in.py). It warms up without torch,
-replays the notebook's cells there ("replay"), and reports a use of the stand-in during a call.
+With COURSE_WITHOUT_TORCH=1 it is the fork server of the process without torch, where a notebook's cells run first
+and functions graded by hand are called: its sandbox has no torch, and `import torch` gives a stand-in whose every use
+fails (torch_stand_in.py). It warms up without torch, runs or replays the notebook's cells there ("exec", "replay"),
+and reports a use of the stand-in during a cell or a call.
 """
 
 from __future__ import annotations
@@ -213,13 +214,17 @@ class Executor:
                                       "stdout": ""})
 
     def exec_cell(self, request) -> dict:
+        """Run a cell. "torch" in the answer: the first use of torch's stand-in (WITHOUT_TORCH), after which the
+        grader runs the cell again in the process with torch."""
+        torch_stand_in.first_use = None
         try:
             code = compile(request["source"], request.get("name", "<cell>"), "exec")
             exec(code, self.namespace)
         except BaseException as error:
             return {"ok": False, "error": error_text(error),
-                    "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:]}
-        return {"ok": True}
+                    "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:],
+                    "torch": torch_stand_in.first_use}
+        return {"ok": True, "torch": torch_stand_in.first_use}
 
     def replay(self, request) -> dict:
         """Run cells for the process that calls functions graded by hand, going on after a statement that fails (a

@@ -18,9 +18,10 @@ starts the grader. Memory, CPU time and file size are limited per executor (runn
 a pids cgroup, or else RLIMIT_NPROC (for root, with bubblewrap started as SANDBOX_OWNER_UID: see as_sandbox_owner);
 wall time per request, and the size of every reply, here.
 
-Each sandbox has a twin without torch (`Sandbox.by_hand`), in which functions graded by hand are called: a second
-warm fork server, in a sandbox that does not mount torch's files at all, where `import torch` gives a stand-in whose
-every use fails (torch_stand_in.py). No path leads from student code there to torch, whatever the code names.
+Each sandbox has a twin without torch (`Sandbox.by_hand`), in which functions graded by hand are called, and where
+a notebook's cells run until one needs torch (grader.StudentSession): a second warm fork server, in a sandbox that
+does not mount torch's files at all, where `import torch` gives a stand-in whose every use fails
+(torch_stand_in.py). No path leads from student code there to torch, whatever the code names.
 """
 
 from __future__ import annotations
@@ -358,7 +359,8 @@ def on_cpu(cpu: int | None):
 class Sandbox:
     """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True.
 
-    by_hand: its twin without torch, for the calls of functions graded by hand (see the module's docstring); it
+    by_hand: its twin without torch, for the calls of functions graded by hand and the cells of a notebook that does
+    not use torch (see the module's docstring); it
     warms up alongside, is reaped and closed with this one, and restarted on its own. Without a sandbox (unsafe)
     the twin has the stand-in for torch but torch's files stay readable: trusted work only.
     """
@@ -427,6 +429,7 @@ class Sandbox:
         theirs.close()
         self._started_by = os.getpid()
         self.sandboxed = None
+        self.used = False  # a process started in it since it started or was last reaped
 
     def wait_ready(self) -> None:
         """Wait until the fork server (and its twin) has warmed up; SandboxUnavailable when it did not start."""
@@ -491,6 +494,7 @@ class Sandbox:
         if "pid" not in reply:
             ours.close()
             raise SandboxDied(reply.get("error", "the sandbox started no process"))
+        self.used = True
         return Executor(self, ours, reply["pid"])
 
     def kill(self, pid: int) -> None:
@@ -500,14 +504,19 @@ class Sandbox:
             pass
 
     def reap(self) -> int:
-        """Kill everything submissions left running in the sandbox (and its twin) and empty its scratch folder."""
+        """Kill everything submissions left running in the sandbox (and its twin) and empty its scratch folder. One
+        in which no process started since it was last reaped has nothing of a submission: most notebooks never use
+        the one with torch (grader.StudentSession)."""
         killed = 0
         if self.by_hand is not None:
             try:
                 killed += self.by_hand.reap()
             except SandboxDied:  # a submission killed it: started anew, empty
                 self.by_hand.restart()
-        return killed + self._command("reap")["killed"]
+        if self.used:
+            killed += self._command("reap")["killed"]
+            self.used = False
+        return killed
 
     def close(self) -> None:
         """Stop the fork server; the twin too, unless only this one is restarted (restart)."""
