@@ -158,20 +158,34 @@ def test_a_notebook_that_never_uses_torch_runs_in_the_process_without_torch_alon
     assert not session.sandbox.used  # the process with torch never started
 
 
-@pytest.mark.parametrize("cell", [
-    "import torch\nvalue = float(torch.tensor([scale]).sum())",         # names torch: moved before it runs
-    "t = __import__('to' + 'rch')\nvalue = float(t.tensor([scale]).sum())",  # does not: moved when it uses torch
+@pytest.mark.parametrize("cell, kept", [
+    # names torch: moved before it runs there, so that process goes on for the functions graded by hand
+    ("import torch\nvalue = float(torch.tensor([scale]).sum())", True),
+    # does not: moved when it uses torch, after part of it ran there
+    ("t = __import__('to' + 'rch')\nvalue = float(t.tensor([scale]).sum())", False),
+    # imports torch, and only a look at a dunder (not a use by a function graded by hand) shows it wants torch
+    ("import torch as t\nvalue = 2.0 if t.__version__ else 0.0", False),
 ])
-def test_a_cell_that_needs_torch_runs_with_torch_after_the_cells_before_it(session, cell):
+def test_a_cell_that_needs_torch_runs_with_torch_after_the_cells_before_it(session, cell, kept):
     assert session.run_cell(NUMPY_ONLY, "answer")["ok"]
+    without_torch = session.executor
     reply = session.run_cell(cell + "\nprint('ran')", "with torch")
     assert reply["ok"] and reply["stdout"] == "ran\n", reply  # what it printed without torch is not kept
     assert session.describe(["value", "scale"]) == {"value": {"kind": "value", "value": 2.0},
                                                    "scale": {"kind": "value", "value": 2.0}}
     assert not session.torch_free and session.executor.sandbox is session.sandbox
-    # functions graded by hand are now called in a process without torch of their own, with every cell replayed
+    # functions graded by hand are now called in a process without torch: the one that ran the cells before, or
+    # one of their own, into which every cell is replayed
     assert session.call("relu", ([1.0, -1.0],), {}, True)["result"].tolist() == [1.0, 0.0]
     assert session.by_hand_executor.sandbox is session.sandbox.by_hand
+    assert (session.by_hand_executor is without_torch) == kept and without_torch.dead != kept
+
+
+def test_importing_torch_alone_leaves_the_cells_without_torch(session):
+    assert session.run_cell("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n" + NUMPY_ONLY,
+                            "setup")["ok"]
+    assert session.run_cell("assert relu(-2.0) == 0.0", "visible")["ok"]
+    assert ran_without_torch(session)
 
 
 def test_a_function_not_graded_by_hand_that_uses_torch_is_called_with_torch(session):

@@ -141,20 +141,25 @@ class Unavailable:
 
 
 def names_torch(source: str) -> bool:
-    """Whether a cell's text names torch (an import, a use, a comment): it runs in the process with torch. A use the
-    text does not show (a course function's, a computed import's) is caught by torch's stand-in as it happens."""
-    return "torch" in source
+    """Whether a cell's text names torch outside its import lines (a use, a comment): it runs in the process with
+    torch. An import alone binds a stand-in that works as long as nothing uses it; a use the text does not show (of
+    a name an import bound, a course function's, a computed import's) is caught by the stand-in as it happens."""
+    return any("torch" in line for line in source.splitlines()
+               if not line.lstrip().startswith(("import ", "from ")))
 
 
 class StudentSession:
     """The student's processes for one notebook.
 
-    The cells run in the process without torch (the sandbox's twin) until one needs torch: its text names torch, or
-    it uses torch's stand-in as it runs; so does a function not graded by hand that uses the stand-in when a hidden
-    test calls it. Then the notebook moves for good to a process with torch, into which the cells that ran so far
-    are replayed, and the cell (or call) runs again there: its result is the one that counts. After the move,
-    functions graded by hand are called in a process without torch of their own (see the module's docstring).
-    Either process is restarted, with the earlier cells replayed, when it dies.
+    The cells run in the process without torch (the sandbox's twin) until one needs torch: its text names torch
+    beyond an import, or it uses torch's stand-in as it runs; so does a function not graded by hand that uses the
+    stand-in when a hidden test calls it. Then the notebook moves for good to a process with torch, into which the
+    cells that ran so far are replayed, and the cell (or call) runs again there: its result is the one that counts.
+    After the move, functions graded by hand are called in a process without torch of its own: the one the cells
+    ran in, where it ran exactly the cells before (a move before a cell ran; a test cell's, whose visible checks
+    the grader need not keep out of it; a call's), else one started at their first call, into which the cells are
+    replayed (see the module's docstring). Either process is restarted, with the earlier cells replayed, when it
+    dies.
     """
 
     MAX_SANDBOX_RESTARTS = 3
@@ -209,11 +214,17 @@ class StudentSession:
             except ExecutorDied:
                 self.executor = self._spawn(self._cells_sandbox())
 
-    def _move_to_torch(self) -> None:
-        """From now on the cells run in a process with torch, started here, with the cells that ran so far."""
-        if self.executor is not None:
-            self.executor.kill()
+    def _move_to_torch(self, keep_for_by_hand: bool) -> None:
+        """From now on the cells run in a process with torch, started here, with the cells that ran so far.
+        keep_for_by_hand: the process without torch has run those cells and nothing of another (see the class's
+        docstring), and goes on as the one for functions graded by hand."""
+        without_torch = self.executor
         self.torch_free, self.executor = False, None
+        if without_torch is not None and not without_torch.dead:
+            if keep_for_by_hand:
+                self.by_hand_executor, self.by_hand_ran = without_torch, len(self.by_hand_cells)
+            else:
+                without_torch.kill()
         self.restart_if_dead()
 
     def run_cell(self, source: str, name: str, keep: bool = True, by_hand_too: bool = True) -> dict:
@@ -224,19 +235,22 @@ class StudentSession:
         and the earlier cells are replayed. So it is after a MemoryError, which may leave the memory taken.
         """
         if self.torch_free and names_torch(source):
-            self._move_to_torch()
+            self._move_to_torch(keep_for_by_hand=True)  # before the cell ran there
         self.restart_if_dead()
         self.source.ran(source)
         if by_hand_too:  # taken back below if it stops the process
             self.by_hand_cells.append((source, name))
         reply = self._execute(source, name)
         if self.torch_free and reply.get("torch"):  # it used torch's stand-in: what it does with torch counts
-            self._move_to_torch()
+            # a cell that defines functions stopped at the use; the process for those graded by hand gets it whole
+            self._move_to_torch(keep_for_by_hand=not by_hand_too)
             reply = self._execute(source, name)
         if by_hand_too and (self.executor.dead or str(reply.get("error", "")).startswith("MemoryError")):
             self.by_hand_cells.pop()
         sandbox = self.executor.sandbox
-        if not sandbox.alive():
+        # a cell that ran to its end did not kill the sandbox: the fork server is the init of the sandbox's processes,
+        # and its end ends them all, the student's process before it answers (so no round trip to it per cell)
+        if not reply.get("ok") and not sandbox.alive():
             self.executor.kill()
             self._restart_sandbox(sandbox)
             return {"ok": False, "error": "StudentError: the grader's sandbox was killed during this cell, by this "
@@ -272,8 +286,9 @@ class StudentSession:
             if self.executor is None:
                 self.restart_if_dead()
             reply = self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)
-            if self.torch_free and reply.get("torch"):  # it uses torch, and is not graded by hand: called with torch
-                self._move_to_torch()
+            if self.torch_free and (reply.get("torch") or reply.get("torch_look")):
+                # it uses torch, and is not graded by hand: called again with torch
+                self._move_to_torch(keep_for_by_hand=True)
                 reply = self.executor.call(name, args, kwargs, False, self._timeout(), stand_ins)
             return reply
         except ExecutorDied as died:
@@ -281,8 +296,9 @@ class StudentSession:
 
     def _by_hand_executor(self):
         """A process without torch in which every cell that ran so far ran too: the one that runs the cells, while
-        they run without torch; after the move to torch, one started for these calls, into which the cells are
-        replayed (within the notebook's time left: each ran within the cell limit in the other process)."""
+        they run without torch; after the move to torch, the one kept or started for these calls, into which the
+        cells that ran since are replayed (within the notebook's time left: each ran within the cell limit in the
+        other process)."""
         if self.torch_free:
             self.restart_if_dead()
             return self.executor

@@ -214,17 +214,17 @@ class Executor:
                                       "stdout": ""})
 
     def exec_cell(self, request) -> dict:
-        """Run a cell. "torch" in the answer: the first use of torch's stand-in (WITHOUT_TORCH), after which the
-        grader runs the cell again in the process with torch."""
-        torch_stand_in.first_use = None
+        """Run a cell. "torch" in the answer: the first use of torch's stand-in, or look at it (WITHOUT_TORCH), after
+        which the grader runs the cell again in the process with torch."""
+        torch_stand_in.first_use = torch_stand_in.first_look = None
         try:
             code = compile(request["source"], request.get("name", "<cell>"), "exec")
             exec(code, self.namespace)
+            reply = {"ok": True}
         except BaseException as error:
-            return {"ok": False, "error": error_text(error),
-                    "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:],
-                    "torch": torch_stand_in.first_use}
-        return {"ok": True, "torch": torch_stand_in.first_use}
+            reply = {"ok": False, "error": error_text(error),
+                     "traceback": "".join(traceback.format_exception(error)[-6:])[-4000:]}
+        return _with_torch(reply, torch_stand_in.first_use or torch_stand_in.first_look)
 
     def replay(self, request) -> dict:
         """Run cells for the process that calls functions graded by hand, going on after a statement that fails (a
@@ -278,7 +278,7 @@ class Executor:
         function = self.namespace.get(request["name"])
         if not callable(function):
             return {"ok": False, "error": f"NameError: {request['name']} is not defined as a function"}
-        torch_stand_in.first_use = None
+        torch_stand_in.first_use = torch_stand_in.first_look = None
         namespace = getattr(function, "__globals__", self.namespace)
         stand_ins = [name for name in request.get("stand_ins") or () if type(name) is str and name.isidentifier()]
         saved = {name: namespace.get(name, _ABSENT) for name in stand_ins}
@@ -287,7 +287,8 @@ class Executor:
                 namespace[name] = self.stand_in(name)
             result = function(*request["args"], **request["kwargs"])
         except BaseException as error:
-            return {"ok": False, "error": error_text(error), "torch": torch_stand_in.first_use}
+            return _with_torch({"ok": False, "error": error_text(error), "torch": torch_stand_in.first_use},
+                               torch_stand_in.first_look, "torch_look")
         finally:
             for name, value in saved.items():
                 if value is _ABSENT:
@@ -296,7 +297,8 @@ class Executor:
                     namespace[name] = value
         if torch_stand_in.first_use:  # where torch is a stand-in (WITHOUT_TORCH): a use caught by the student's code
             return {"ok": False, "torch": torch_stand_in.first_use}
-        return {"ok": True, "result": result}  # a result that is not plain data fails in serve(), when sent
+        # a look at the stand-in's dunders: for a function not graded by hand, the grader calls it again with torch
+        return _with_torch({"ok": True, "result": result}, torch_stand_in.first_look, "torch_look")
 
 
     def stand_in(self, name: str):
@@ -316,6 +318,13 @@ class Executor:
 
 
 _ABSENT = object()
+
+
+def _with_torch(reply: dict, seen: str | None, key: str = "torch") -> dict:
+    """The reply, with what was seen of torch's stand-in under key, if anything."""
+    if seen:
+        reply[key] = seen
+    return reply
 
 
 def address_space_bytes() -> int:

@@ -19,6 +19,9 @@ import types
 STOOD_IN_FOR = ("torch", "functorch", "torchgen")  # the packages of torch's distribution
 
 first_use: str | None = None
+# a look at one of the stand-in's missing dunders (torch.__version__): not a use of torch by a function graded by hand
+# (the import system and inspect look for such names), but a sign that torch is wanted (grader.StudentSession)
+first_look: str | None = None
 
 
 class TorchUnavailable(AttributeError):
@@ -36,6 +39,8 @@ def _used(what: str):
 class StandIn(types.ModuleType):
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__"):  # what the import system and inspect look for
+            global first_look
+            first_look = first_look or f"{self.__name__}.{name}"
             raise AttributeError(name)
         _used(f"{self.__name__}.{name}")
 
@@ -50,7 +55,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec):
-        return StandIn(spec.name)
+        module = StandIn(spec.name)
+        module.__path__ = []  # before the import system looks for it: a look is a sign that torch is wanted
+        return module
 
     def exec_module(self, module):
         pass

@@ -591,7 +591,7 @@ class Executor:
         self.output_left = OUTPUT_PER_PROCESS * sandbox.limits.output_bytes
 
     def _capped(self, reply: dict) -> dict:
-        for key in ("error", "traceback", "torch"):
+        for key in ("error", "traceback", "torch", "torch_look"):
             if type(reply.get(key)) is str:
                 reply[key] = _cut(reply[key], ERROR_TEXT_CHARACTERS)
         if type(reply.get("stdout")) is str:
