@@ -203,3 +203,22 @@ def test_a_function_graded_by_hand_cannot_reach_torch_while_the_cells_run_withou
                             "    return float(t.tensor(values).sum())", "answer")["ok"]
     reply = session.call("total", ([1.0, 2.0],), {}, True)
     assert not reply["ok"] and reply["torch"] == "torch.tensor" and ran_without_torch(session)
+
+
+def test_a_notebook_starts_with_torch_when_a_cell_the_student_process_runs_names_it():
+    """Not its imports, hidden tests (run in the grader) or experiments (not run): a use in any other cell."""
+    import nbformat
+
+    from autograder.grading.grader import shows_torch
+
+    def notebook(source: str, **metadata):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch\nimport numpy as np"),
+                                               nbformat.v4.new_code_cell(source, metadata=metadata)])
+
+    test = {"nbgrader": {"grade": True, "grade_id": "t", "points": 1, "solution": False, "locked": True}}
+    hidden = "### BEGIN HIDDEN TESTS\nassert torch.ones(1)\n### END HIDDEN TESTS"
+    assert not shows_torch(notebook("x = np.ones(1)"))
+    assert not shows_torch(notebook("assert x.sum() == 1\n" + hidden, **test))
+    assert not shows_torch(notebook("y = torch.ones(1)", tags=["experiment"]))
+    assert shows_torch(notebook("y = torch.ones(1)"))
+    assert shows_torch(notebook("assert float(torch.ones(1)) == 1.0\n" + hidden, **test))

@@ -12,11 +12,11 @@ process is started and the cells that ran before are replayed, and grading goes 
 
 A function graded by hand is called in a student process without torch, in the sandbox's twin (Sandbox.by_hand),
 so torch cannot do the work by any path, whatever the code names; the reading of the source (by_hand.py) stays as a
-second line, and names what it finds. The cells run first in that process: a notebook whose cells never use torch
-(most of the course's) is run and graded there alone. The first cell that names torch, or uses torch's stand-in
-while it runs, moves the notebook to a process with torch (StudentSession). From then on a function graded by hand
-is called in a second process without torch: before its first call, and before each later one, the cells that ran
-since are replayed there (all but test cells, whose visible checks may use torch).
+second line, and names what it finds. A notebook whose cells do not name torch beyond their imports is run and
+graded in that process alone, unless a cell (or a call) uses torch's stand-in as it runs, which moves it to a
+process with torch (StudentSession). A notebook that names torch runs its cells with torch from the first, and a
+function graded by hand is called in a second process, without torch: before its first call, and before each later
+one, the cells that ran since are replayed there (all but test cells, whose visible checks may use torch).
 """
 
 from __future__ import annotations
@@ -148,12 +148,18 @@ def names_torch(source: str) -> bool:
                if not line.lstrip().startswith(("import ", "from ")))
 
 
+def shows_torch(notebook) -> bool:
+    """Whether a cell the grader runs in the student's process names torch (see names_torch)."""
+    return any(names_torch(nbs.remove_hidden_tests(cell.source) if nbs.is_test(cell) else cell.source)
+               for cell in notebook.cells if cell.cell_type == "code" and not nbs.is_experiment(cell))
+
+
 class StudentSession:
     """The student's processes for one notebook.
 
-    The cells run in the process without torch (the sandbox's twin) until one needs torch: its text names torch
-    beyond an import, or it uses torch's stand-in as it runs; so does a function not graded by hand that uses the
-    stand-in when a hidden test calls it. Then the notebook moves for good to a process with torch, into which the
+    Unless with_torch, the cells run in the process without torch (the sandbox's twin) until one needs torch: its
+    text names torch beyond an import, or it uses torch's stand-in as it runs; so does a function not graded by
+    hand that uses the stand-in when a hidden test calls it. Then the notebook moves for good to a process with torch, into which the
     cells that ran so far are replayed, and the cell (or call) runs again there: its result is the one that counts.
     After the move, functions graded by hand are called in a process without torch of its own: the one the cells
     ran in, where it ran exactly the cells before (a move before a cell ran; a test cell's, whose visible checks
@@ -164,7 +170,10 @@ class StudentSession:
 
     MAX_SANDBOX_RESTARTS = 3
 
-    def __init__(self, sandbox: Sandbox, timeouts: Timeouts, seed_key: bytes | None = None):
+    def __init__(self, sandbox: Sandbox, timeouts: Timeouts, seed_key: bytes | None = None,
+                 with_torch: bool = False):
+        """with_torch: the cells run with torch from the first (a notebook whose text shows it needs torch: its
+        cells that ran without torch would run again with it when it moved, visible checks and all)."""
         self.sandbox, self.timeouts = sandbox, timeouts
         self.seed_key = seed_key  # of the hidden tests' inputs (framework.grading_seeds)
         self.deadline = time.monotonic() + timeouts.notebook_seconds
@@ -172,7 +181,7 @@ class StudentSession:
         self.source = by_hand.SourceReader()  # every cell sent to the student's process, read here for torch use
         self.sandbox_restarts = 0
         self.lent: set[str] = set()  # functions whose reference stood in for them during a call (Handle.stand_ins)
-        self.torch_free = True  # the cells run in the process without torch, until one needs torch
+        self.torch_free = not with_torch  # the cells run in the process without torch, until one needs torch
         self.executor = None    # the process that runs the cells, started by the first one
         # once the cells run with torch: the process without torch for functions graded by hand, started at their
         # first call
@@ -449,7 +458,7 @@ def grade_notebook(sandbox: Sandbox, submission, source, timeouts: Timeouts = Ti
     seed_key: the student's key for the hidden tests' inputs (framework.grading_seeds); None: seed 0.
     """
     graded = engine.restore_locked_cells(submission, source, checksums)
-    session = StudentSession(sandbox, timeouts, seed_key)
+    session = StudentSession(sandbox, timeouts, seed_key, with_torch=shows_torch(graded))
     try:
         for index, cell in enumerate(graded.cells):
             if cell.cell_type != "code":
