@@ -159,8 +159,9 @@ class StudentSession:
 
     Unless with_torch, the cells run in the process without torch (the sandbox's twin) until one needs torch: its
     text names torch beyond an import, or it uses torch's stand-in as it runs; so does a function not graded by
-    hand that uses the stand-in when a hidden test calls it. Then the notebook moves for good to a process with torch, into which the
-    cells that ran so far are replayed, and the cell (or call) runs again there: its result is the one that counts.
+    hand that uses the stand-in when a hidden test calls it. Then the notebook moves for good to a process with
+    torch, into which the cells that ran so far are replayed, and the cell (or call) runs again there: its result is
+    the one that counts.
     After the move, functions graded by hand are called in a process without torch of its own: the one the cells
     ran in, where it ran exactly the cells before (a move before a cell ran; a test cell's, whose visible checks
     the grader need not keep out of it; a call's), else one started at their first call, into which the cells are

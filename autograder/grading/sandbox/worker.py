@@ -360,9 +360,9 @@ class Sandbox:
     """A warm fork server for student code; sandboxed with bubblewrap unless unsafe=True.
 
     by_hand: its twin without torch, for the calls of functions graded by hand and the cells of a notebook that does
-    not use torch (see the module's docstring); it
-    warms up alongside, is reaped and closed with this one, and restarted on its own. Without a sandbox (unsafe)
-    the twin has the stand-in for torch but torch's files stay readable: trusted work only.
+    not use torch (see the module's docstring); it warms up alongside, is reaped and closed with this one, and
+    restarted on its own. Without a sandbox (unsafe) the twin has the stand-in for torch but torch's files stay
+    readable: trusted work only.
     """
 
     def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True, cpu: int | None = None,
