@@ -98,6 +98,14 @@ def remove_hidden_tests(source: str) -> str:
     return _HIDDEN.sub("", source).strip("\n")
 
 
+_SOLUTION = re.compile(rf"^[ \t]*{re.escape(SOLUTION_BEGIN)}.*?^[ \t]*{re.escape(SOLUTION_END)}[^\n]*\n?", re.S | re.M)
+
+
+def remove_solutions(source: str) -> str:
+    """The source without its solution blocks (markers included)."""
+    return _SOLUTION.sub("", source)
+
+
 def hidden_tests(source: str) -> str:
     """Only the hidden-test blocks of a test cell's source."""
     return "\n".join(match.group(0).rstrip("\n") for match in _HIDDEN.finditer(source))

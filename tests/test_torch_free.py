@@ -222,3 +222,99 @@ def test_a_notebook_starts_with_torch_when_a_cell_the_student_process_runs_names
     assert not shows_torch(notebook("y = torch.ones(1)", tags=["experiment"]))
     assert shows_torch(notebook("y = torch.ones(1)"))
     assert shows_torch(notebook("assert float(torch.ones(1)) == 1.0\n" + hidden, **test))
+
+
+# --- a fork server with torch only where a notebook needs it (Sandbox deferred, course grade) --------------------
+
+def test_a_deferred_fork_server_with_torch_starts_at_its_first_spawn():
+    with Sandbox(deferred=True) as sandbox:
+        sandbox.wait_ready()  # its twin's warm-up
+        assert not sandbox.started and sandbox.by_hand.started
+        assert sandbox.reap() == 0 and not sandbox.alive()
+        executor = sandbox.spawn()
+        assert sandbox.started and sandbox.alive()
+        assert executor.exec_cell("import torch\nprint(float(torch.ones(2).sum()))", "cell", 30)["stdout"] == "2.0\n"
+        executor.kill()
+        sandbox.reap()
+        sandbox.close_started_here()  # both started in this process
+        assert not sandbox.started and not sandbox.by_hand.started
+
+
+def test_the_prediction_of_torch_is_what_the_released_notebooks_show():
+    """needs_torch reads the source notebooks without their solutions: it says what the release, as nbgrader makes
+    it, shows the student's process."""
+    from autograder.grading import course_grade, engine
+    from autograder.grading.grader import shows_torch
+    from autograder import notebooks as nbs
+
+    for assignment in nbs.assignments(course_grade.SOURCE_ROOT):
+        released = any(shows_torch(engine.release_version(nbs.read_notebook(path)))
+                       for path in nbs.assignment_notebooks(course_grade.SOURCE_ROOT, assignment))
+        assert course_grade.needs_torch(assignment) == released, assignment
+
+
+def test_a_solution_that_names_torch_does_not_make_an_assignment_need_it(tmp_path, monkeypatch):
+    import nbformat
+
+    from autograder.grading import course_grade
+
+    answer = {"nbgrader": {"grade": True, "grade_id": "a", "points": 1, "solution": True, "locked": False}}
+
+    def assignment(name: str, source: str) -> str:
+        (tmp_path / name).mkdir()
+        cells = [nbformat.v4.new_code_cell("import numpy as np\nimport torch"),
+                 nbformat.v4.new_code_cell(source, metadata=answer)]
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / name / f"{name}.ipynb")
+        return name
+
+    monkeypatch.setattr(course_grade, "SOURCE_ROOT", tmp_path)
+    solved_with_torch = "def f(x):\n    ### BEGIN SOLUTION\n    return torch.relu(x)\n    ### END SOLUTION"
+    assert not course_grade.needs_torch(assignment("solution", solved_with_torch))
+    assert course_grade.needs_torch(assignment("stub", "def f(x):\n    t = torch.as_tensor(x)\n    raise NotImplementedError"))
+
+
+def test_a_run_whose_notebooks_do_not_name_torch_starts_torch_only_for_a_submission_that_uses_it(tmp_path, monkeypatch):
+    """Its sandboxes start without their fork servers with torch; the worker that meets a submission that uses torch
+    starts its own, and grades it as the others."""
+    import os
+
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from autograder import notebooks as nbs
+    from autograder.course_dir import SOURCE_ROOT, course_id, nbgrader
+    from autograder.grading import course_grade
+    from autograder.grading.sandbox import worker
+    from autograder.instructor.submissions import fill_solutions
+
+    assignment = next((a for a in nbs.assignments(SOURCE_ROOT) if not course_grade.needs_torch(a)), None)
+    if assignment is None:
+        pytest.skip("every assignment names torch")
+    nbgrader(tmp_path, "generate_assignment", assignment, "--force", quiet=True)
+    students = {"plain": [], "with-torch": ["import torch\n_ones = float(torch.ones(3).sum())\n"]}
+    for student, lines in students.items():
+        for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+            solved = fill_solutions(nbs.read_notebook(tmp_path / "release" / assignment / path.name),
+                                    nbs.read_notebook(path))
+            answer = next(c for c in solved.cells if nbs.is_solution(c) and c.cell_type == "code")
+            answer.source = "".join(lines) + answer.source
+            (tmp_path / "submitted" / student / assignment).mkdir(parents=True, exist_ok=True)
+            nbformat.write(solved, tmp_path / "submitted" / student / assignment / path.name)
+    started_in = tmp_path / "started_in"
+    start = worker.Sandbox.start
+
+    def logged_start(sandbox, wait=True):
+        with open(started_in, "a") as log:  # the workers are forked: they log to a file
+            log.write(f"{os.getpid()}\n")
+        start(sandbox, wait)
+
+    monkeypatch.setattr(worker.Sandbox, "start", logged_start)
+    report = course_grade.run(tmp_path, [assignment], course_id(), jobs=2, progress=False)
+    assert report.graded == 2 and not report.crashed
+    starts = started_in.read_text().split() if started_in.exists() else []
+    assert len(starts) == 1 and int(starts[0]) != os.getpid()  # once, in the worker that graded "with-torch"
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        graded = {student: {(g.notebook.name, g.name): (g.auto_score, g.max_score)
+                            for n in gradebook.find_submission(assignment, student).notebooks for g in n.grades
+                            if g.auto_score is not None} for student in students}
+    assert graded["plain"] == graded["with-torch"] and all(got == most for got, most in graded["plain"].values())

@@ -20,6 +20,7 @@ import hmac
 import importlib
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import time
@@ -146,7 +147,8 @@ def student_seed_key(secret: bytes | None, student: str) -> bytes | None:
 
 
 def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts) -> None:
-    """Die with the main process; take one of the sandboxes the main process started (forked, it is warm already)."""
+    """Die with the main process; take one of the sandboxes the main process started (forked, it is warm already);
+    stop, on leaving, the fork servers this worker starts itself (a deferred one, a restarted one)."""
     global _sandbox, _timeouts
     try:
         import ctypes
@@ -159,11 +161,11 @@ def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts)
     mine = free.get()
     for index, sandbox in enumerate(sandboxes):
         if index != mine:
-            sandbox.control.close()  # our copies of another worker's lines
-            sandbox.by_hand.control.close()
+            sandbox.let_go()  # our copies of another worker's lines
     _sandbox = sandboxes[mine]
     _sandbox.share_cpu()  # see cpu_plan
     _sandbox.wait_ready()
+    multiprocessing.util.Finalize(None, lambda: _sandbox.close_started_here(), exitpriority=0)
 
 
 def usable_cpus() -> set[int]:
@@ -185,6 +187,20 @@ def cpu_plan(jobs: int, usable: set[int]) -> list[int | None]:
     if jobs > len(cpus):
         return [None] * jobs
     return cpus[:jobs]
+
+
+def needs_torch(assignment: str) -> bool:
+    """Whether the assignment's notebooks name torch where the student's process runs them, solutions aside: a
+    prediction, for the sandboxes (each submission decides for itself, grader.shows_torch)."""
+    from autograder.grading import grader
+
+    for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
+        notebook = nbs.read_notebook(path)
+        for cell in notebook.cells:
+            cell.source = nbs.remove_solutions(cell.source)
+        if grader.shows_torch(notebook):
+            return True
+    return False
 
 
 def _warm_up(assignments) -> None:
@@ -269,9 +285,10 @@ def _restart_sandbox() -> None:
     global _sandbox
     from autograder.grading.sandbox.worker import Sandbox
 
-    unsafe, limits, cpu = _sandbox.unsafe, _sandbox.limits, _sandbox.cpu
-    _sandbox.close()
-    _sandbox = Sandbox(unsafe=unsafe, limits=limits, cpu=cpu)
+    unsafe, limits, cpu, deferred = _sandbox.unsafe, _sandbox.limits, _sandbox.cpu, not _sandbox.started
+    _sandbox.close_started_here()  # the main process stops those it started, at the end of the run
+    _sandbox.let_go()
+    _sandbox = Sandbox(unsafe=unsafe, limits=limits, cpu=cpu, deferred=deferred)
 
 
 def _not_gradable(source, name: str, digest: str, reason: str) -> dict:
@@ -405,10 +422,15 @@ def run(course_dir: Path, assignments: list[str], course_id: str, jobs: int | No
     global _seed_secret
     sandboxes, gradebook = [], None
     try:
-        # The sandboxes warm up in their own processes (the longest part of starting: 2 s of CPU each) from the
-        # start, while this one opens the gradebook and warms up itself; the workers are forked from it warm.
-        sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False, cpu=cpu)
+        # The sandboxes warm up in their own processes (the longest part of starting: 2 s of CPU for one with
+        # torch) from the start, while this one opens the gradebook and warms up itself; the workers are forked
+        # from it warm. When no notebook to grade names torch, a worker starts its fork server with torch only if a
+        # submission turns out to need it.
+        sandboxes = [Sandbox(unsafe=unsafe, limits=limits or Limits(), wait=False, cpu=cpu, deferred=True)
                      for cpu in cpu_plan(jobs, usable)]
+        if any(needs_torch(assignment) for assignment in to_grade):
+            for sandbox in sandboxes:
+                sandbox.start(wait=False)
         # torch's and the checks' objects frozen, out of every later collection: the gradebook's many small objects
         # would otherwise make each full collection walk them all again (this process: 13.4 s of CPU for a class of
         # 280, 12.3 s frozen)

@@ -366,25 +366,37 @@ class Sandbox:
     """
 
     def __init__(self, unsafe: bool = False, limits: Limits = Limits(), wait: bool = True, cpu: int | None = None,
-                 torch: bool = True):
+                 torch: bool = True, deferred: bool = False):
         """Start the fork server (and its twin without torch); with wait=False, return at once and let wait_ready()
         wait for their warm-up.
 
         cpu: run the fork server and every executor it forks on this CPU only (see grading.cpu_plan for why).
         torch: False for the twin itself.
+        deferred: start the twin now, and this fork server (with torch: some 2 s of CPU and a few hundred MB) at its
+        first spawn, in the process that spawns: a run of notebooks that do not name torch may never need it.
         """
         self.unsafe = unsafe
         self.limits = limits
         self.cpu = cpu
         self.torch = torch
-        self._launch()
+        self.process = None  # the fork server, once started
+        self.used = False  # a process started in it since it started or was last reaped
+        if not deferred:
+            self._launch()
         self.by_hand = Sandbox(unsafe, limits, wait=False, cpu=cpu, torch=False) if torch else None
         if wait:
             self.wait_ready()
 
-    def _start(self) -> None:
-        self._launch()
-        self.wait_ready()
+    @property
+    def started(self) -> bool:
+        return self.process is not None
+
+    def start(self, wait: bool = True) -> None:
+        """Start the fork server if it was deferred (and wait for its warm-up, unless wait=False)."""
+        if not self.started:
+            self._launch()
+        if wait:
+            self.wait_ready()
 
     def _launch(self) -> None:
         unsafe, limits = self.unsafe, self.limits
@@ -439,7 +451,7 @@ class Sandbox:
             except SandboxUnavailable:
                 self.close()
                 raise
-        if self.sandboxed is not None:
+        if not self.started or self.sandboxed is not None:  # deferred: waited for at its first spawn
             return
         self.control.settimeout(START_TIMEOUT_SECONDS)
         try:
@@ -467,6 +479,8 @@ class Sandbox:
 
     def alive(self) -> bool:
         """The fork server runs and answers."""
+        if not self.started:
+            return False
         # only the process that started it can poll it (a worker forked later would read "exited")
         if os.getpid() == self._started_by and self.process.poll() is not None:
             return False
@@ -483,9 +497,11 @@ class Sandbox:
     def restart(self) -> None:
         """A new fork server in a new sandbox, after a submission killed the old one (the twin goes on)."""
         self._close()
-        self._start()
+        self.start()
 
     def spawn(self) -> "Executor":
+        if not self.started:
+            self.start()
         ours, theirs = socket.socketpair()
         try:
             reply = self._command("spawn", [theirs.fileno()])
@@ -524,7 +540,24 @@ class Sandbox:
         if self.by_hand is not None:
             self.by_hand.close()
 
+    def let_go(self) -> None:
+        """Close this process's copies of the lines to the fork servers: a forked worker's, of another worker's
+        sandbox."""
+        for box in (self, self.by_hand):
+            if box is not None and box.started:
+                box.control.close()
+
+    def close_started_here(self) -> None:
+        """Stop the fork servers this process started (a deferred one, or one it restarted); those another process
+        started are that process's to stop (a forked worker cannot wait for them, nor should it remove their
+        files)."""
+        for box in (self, self.by_hand):
+            if box is not None and box.started and box._started_by == os.getpid():
+                box._close()
+
     def _close(self) -> None:
+        if not self.started:
+            return
         try:
             self.control.close()
         finally:
@@ -536,6 +569,7 @@ class Sandbox:
             if self._tmp is not None:
                 self._tmp.cleanup()
             _open_cgroups.discard(self.cgroup)  # removed once empty (see _sweep_cgroups)
+            self.process = None
 
     def __enter__(self):
         return self
