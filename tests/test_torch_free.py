@@ -273,10 +273,21 @@ def test_a_solution_that_names_torch_does_not_make_an_assignment_need_it(tmp_pat
     assert course_grade.needs_torch(assignment("stub", "def f(x):\n    t = torch.as_tensor(x)\n    raise NotImplementedError"))
 
 
-def test_a_run_whose_notebooks_do_not_name_torch_starts_torch_only_for_a_submission_that_uses_it(tmp_path, monkeypatch):
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie that its parent has not waited for yet counts)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["sandboxed", "unsafe"])
+def test_a_run_whose_notebooks_do_not_name_torch_starts_torch_only_for_a_submission_that_uses_it(
+        tmp_path, monkeypatch, unsafe):
     """Its sandboxes start without their fork servers with torch; the worker that meets a submission that uses torch
-    starts its own, and grades it as the others."""
+    starts its own, grades it as the others, and that fork server ends with the worker (without bubblewrap too)."""
     import os
+    import time
 
     import nbformat
     from nbgrader.api import Gradebook
@@ -304,15 +315,19 @@ def test_a_run_whose_notebooks_do_not_name_torch_starts_torch_only_for_a_submiss
     start = worker.Sandbox.start
 
     def logged_start(sandbox, wait=True):
-        with open(started_in, "a") as log:  # the workers are forked: they log to a file
-            log.write(f"{os.getpid()}\n")
         start(sandbox, wait)
+        with open(started_in, "a") as log:  # the workers are forked: they log to a file
+            log.write(f"{os.getpid()} {sandbox.process.pid}\n")
 
     monkeypatch.setattr(worker.Sandbox, "start", logged_start)
-    report = course_grade.run(tmp_path, [assignment], course_id(), jobs=2, progress=False)
+    report = course_grade.run(tmp_path, [assignment], course_id(), jobs=2, progress=False, unsafe=unsafe)
     assert report.graded == 2 and not report.crashed
-    starts = started_in.read_text().split() if started_in.exists() else []
-    assert len(starts) == 1 and int(starts[0]) != os.getpid()  # once, in the worker that graded "with-torch"
+    starts = [line.split() for line in started_in.read_text().splitlines()] if started_in.exists() else []
+    assert len(starts) == 1 and int(starts[0][0]) != os.getpid()  # once, in the worker that graded "with-torch"
+    deadline = time.monotonic() + 10
+    while not gone(int(starts[0][1])):  # its line to the worker closed as the worker left
+        assert time.monotonic() < deadline, "the fork server the worker started outlived it"
+        time.sleep(0.05)
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
         graded = {student: {(g.notebook.name, g.name): (g.auto_score, g.max_score)
                             for n in gradebook.find_submission(assignment, student).notebooks for g in n.grades

@@ -20,7 +20,6 @@ import hmac
 import importlib
 import json
 import multiprocessing
-import multiprocessing.util
 import os
 import signal
 import time
@@ -147,8 +146,9 @@ def student_seed_key(secret: bytes | None, student: str) -> bytes | None:
 
 
 def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts) -> None:
-    """Die with the main process; take one of the sandboxes the main process started (forked, it is warm already);
-    stop, on leaving, the fork servers this worker starts itself (a deferred one, a restarted one)."""
+    """Die with the main process; take one of the sandboxes the main process started (forked, it is warm already).
+    A fork server this worker starts itself (a deferred one, a restarted one) ends when the worker does: its line
+    to the worker closes."""
     global _sandbox, _timeouts
     try:
         import ctypes
@@ -165,7 +165,6 @@ def _init_worker(sandboxes: list, free: "multiprocessing.SimpleQueue", timeouts)
     _sandbox = sandboxes[mine]
     _sandbox.share_cpu()  # see cpu_plan
     _sandbox.wait_ready()
-    multiprocessing.util.Finalize(None, lambda: _sandbox.close_started_here(), exitpriority=0)
 
 
 def usable_cpus() -> set[int]:
