@@ -21,6 +21,7 @@ import builtins
 import gc
 import importlib
 import io
+import marshal
 import os
 import resource
 import shutil
@@ -218,7 +219,7 @@ class Executor:
         which the grader runs the cell again in the process with torch."""
         torch_stand_in.first_use = torch_stand_in.first_look = None
         try:
-            code = compile(request["source"], request.get("name", "<cell>"), "exec")
+            code = cell_code(request["source"], request.get("name", "<cell>"), request.get("code"))
             exec(code, self.namespace)
             reply = {"ok": True}
         except BaseException as error:
@@ -231,17 +232,18 @@ class Executor:
         line that uses torch fails here, and the definitions after it must still be made). Their results count for
         nothing. Reports the first use of torch's stand-in, if any."""
         torch_stand_in.first_use = None
-        for source, name in request["cells"]:
-            self.run_on_past_errors(source, name)
+        codes = request.get("codes") or [None] * len(request["cells"])
+        for (source, name), code in zip(request["cells"], codes):
+            self.run_on_past_errors(source, name, code)
         self.output.take()  # what they printed is not wanted
         return {"ok": True, "torch": torch_stand_in.first_use}
 
-    def run_on_past_errors(self, source: str, name: str) -> None:
+    def run_on_past_errors(self, source: str, name: str, compiled=None) -> None:
         """Run a cell whole (most run without error); where a top-level statement fails, go on with the statements
         that begin on a later line."""
         code = None
         try:
-            code = compile(source, name, "exec")
+            code = cell_code(source, name, compiled)
             exec(code, self.namespace)
             return
         except BaseException as error:  # SyntaxError too: then nothing ran
@@ -259,7 +261,7 @@ class Executor:
                 return
             code = None
             try:
-                code = compile(ast.Module(statements, []), name, "exec")
+                code = compile(ast.Module(statements, []), name, "exec", dont_inherit=True)
                 exec(code, self.namespace)
                 return
             except BaseException as error:
@@ -318,6 +320,20 @@ class Executor:
 
 
 _ABSENT = object()
+
+
+def cell_code(source: str, name: str, compiled=None) -> types.CodeType:
+    """A cell's code, as a notebook's kernel compiles it (dont_inherit: without this file's __future__ imports):
+    what the grader compiled (grading.sandbox.worker.compiled_cell, marshalled as bytes in a uint8 array), or else
+    compiled here."""
+    if compiled is not None:
+        try:
+            code = marshal.loads(compiled.tobytes())
+            if type(code) is types.CodeType and code.co_filename == name:
+                return code
+        except Exception:  # not what the grader sends: compiled here instead
+            pass
+    return compile(source, name, "exec", dont_inherit=True)
 
 
 def _with_torch(reply: dict, seen: str | None, key: str = "torch") -> dict:

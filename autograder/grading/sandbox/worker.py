@@ -34,6 +34,7 @@ import functools
 import importlib.metadata
 import io
 import itertools
+import marshal
 import os
 import pwd
 import shlex
@@ -45,6 +46,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from autograder.grading.sandbox import wire
 
@@ -612,6 +615,23 @@ def _stand_in_answer(stand_in, question: dict) -> bytes:
         return wire.encode({"ok": False, "error": f"{type(error).__name__}: {error}"})
 
 
+@functools.lru_cache(maxsize=4096)
+def _marshalled_cell(source: str, name: str) -> bytes | None:
+    try:
+        return marshal.dumps(compile(source, name, "exec", dont_inherit=True))
+    except Exception:  # SyntaxError, RecursionError, ValueError (a null byte): the student's process says which
+        return None
+
+
+def compiled_cell(source: str, name: str) -> np.ndarray | None:
+    """A cell's code as the student's process compiles it (runner.cell_code), marshalled into a uint8 array for
+    the wire, or None where it does not compile. Compiled once per worker: most cells are the same in every
+    submission (the course's own cells, and answers as released), and the process with torch and the one without
+    both run each cell."""
+    marshalled = _marshalled_cell(source, name)
+    return None if marshalled is None else np.frombuffer(marshalled, dtype=np.uint8)
+
+
 class Executor:
     """One submission's student process: a namespace in which cells run and functions are called.
 
@@ -670,7 +690,8 @@ class Executor:
         return self._capped(reply)
 
     def exec_cell(self, source: str, name: str, timeout: float) -> dict:
-        return self.request({"op": "exec", "source": source, "name": name}, timeout)
+        return self.request({"op": "exec", "source": source, "name": name, "code": compiled_cell(source, name)},
+                            timeout)
 
     def describe(self, names: list[str], timeout: float) -> dict:
         return self.request({"op": "describe", "names": names}, timeout).get("names", {})
@@ -679,7 +700,8 @@ class Executor:
         """Run (source, name) cells statement by statement, whatever fails (see runner.Executor.replay): how the
         process without torch gets the notebook's definitions. "torch" in the answer: the first use of its stand-in.
         """
-        return self.request({"op": "replay", "cells": [list(cell) for cell in cells]}, timeout)
+        return self.request({"op": "replay", "cells": [list(cell) for cell in cells],
+                             "codes": [compiled_cell(source, name) for source, name in cells]}, timeout)
 
     def call(self, name: str, args: tuple, kwargs: dict, by_hand: bool, timeout: float,
              stand_ins: dict | None = None) -> dict:
