@@ -90,7 +90,12 @@ def strip_solution_markers(source: str) -> str:
                      if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END)).strip("\n")
 
 
-_HIDDEN = re.compile(rf"^[ \t]*{re.escape(HIDDEN_BEGIN)}.*?^[ \t]*{re.escape(HIDDEN_END)}[^\n]*\n?", re.S | re.M)
+def _blocks(begin: str, end: str) -> re.Pattern:
+    """Blocks from a `begin` marker line to an `end` marker line, both included."""
+    return re.compile(rf"^[ \t]*{re.escape(begin)}.*?^[ \t]*{re.escape(end)}[^\n]*\n?", re.S | re.M)
+
+
+_HIDDEN = _blocks(HIDDEN_BEGIN, HIDDEN_END)
 
 
 def remove_hidden_tests(source: str) -> str:
@@ -98,7 +103,7 @@ def remove_hidden_tests(source: str) -> str:
     return _HIDDEN.sub("", source).strip("\n")
 
 
-_SOLUTION = re.compile(rf"^[ \t]*{re.escape(SOLUTION_BEGIN)}.*?^[ \t]*{re.escape(SOLUTION_END)}[^\n]*\n?", re.S | re.M)
+_SOLUTION = _blocks(SOLUTION_BEGIN, SOLUTION_END)
 
 
 def remove_solutions(source: str) -> str:
