@@ -190,7 +190,9 @@ def cpu_plan(jobs: int, usable: set[int]) -> list[int | None]:
 
 def needs_torch(assignment: str) -> bool:
     """Whether the assignment's notebooks name torch where the student's process runs them, solutions aside: a
-    prediction, for the sandboxes (each submission decides for itself, grader.shows_torch)."""
+    prediction, for the sandboxes (each submission decides for itself, grader.shows_torch). Solution blocks are cut
+    out rather than the release made (engine.release_version): that imports nbgrader, ~0.8 s before the fork servers
+    with torch could start, and the stubs it puts in their place name no torch."""
     from autograder.grading import grader
 
     for path in nbs.assignment_notebooks(SOURCE_ROOT, assignment):
